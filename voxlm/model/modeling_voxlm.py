@@ -1,0 +1,223 @@
+"""`VoxLMModel`: Whisper encoder -> connector -> splice into the LLM's input embeddings -> LLM.
+
+The whole forward pass is `embed_inputs` + one LLM call: audio embeddings replace the `<|audio|>`
+placeholder positions that the processor expanded, so speech and text interleave anywhere in a
+sequence and a sample may carry several audio spans.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel, WhisperConfig
+from transformers.modeling_outputs import CausalLMOutputWithPast
+from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+from ..assets import resolve_model_path
+from .configuration_voxlm import VoxLMConfig
+from .connector import StackingConnector, num_audio_tokens
+
+WEIGHTS_NAME = "model.safetensors"
+
+
+def load_whisper_encoder(path: Path) -> WhisperEncoder:
+    """Only the encoder half of an HF Whisper folder: the decoder is never used by VoxLM."""
+    encoder = WhisperEncoder(WhisperConfig.from_pretrained(path))
+    prefix = "model.encoder."
+    state = {k[len(prefix):]: v for k, v in load_file(path / WEIGHTS_NAME).items() if k.startswith(prefix)}
+    encoder.load_state_dict(state, strict=True)
+    return encoder
+
+
+class VoxLMModel(PreTrainedModel):
+    """A speech LLM: frozen speech encoder, trainable connector, frozen (optionally LoRA-adapted) LLM.
+
+    Inputs (as built by `VoxLMProcessor`):
+        input_ids `[batch, seq]` with `audio_token_id` at every audio position;
+        input_features `[clips, mel_bins, 3000]` Whisper log-mels, one row per 30 s window, in the
+            order the windows appear in the batch; or audio_frames `[clips, frames, encoder_dim]`,
+            cached encoder outputs that skip the encoder (training from `voxlm features`);
+        audio_lengths `[clips]` real encoder frames per window (the rest is padding).
+    """
+
+    config_class = VoxLMConfig
+    base_model_prefix = "voxlm"
+    main_input_name = "input_ids"
+
+    def __init__(self, config: VoxLMConfig):
+        super().__init__(config)
+        if config.audio_model is not None:
+            self.audio_tower = load_whisper_encoder(resolve_model_path(config.audio_model))
+        else:
+            self.audio_tower = WhisperEncoder(WhisperConfig(**config.audio_config))
+        if config.text_model is not None:
+            self.language_model = AutoModelForCausalLM.from_pretrained(
+                resolve_model_path(config.text_model), dtype=torch.float32
+            )
+        else:
+            self.language_model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**config.text_config))
+        self.audio_tower.requires_grad_(False).eval()
+        self.language_model.requires_grad_(False)
+
+        embeddings = self.language_model.get_input_embeddings().weight
+        self.connector = StackingConnector(
+            encoder_dim=self.audio_tower.config.d_model,
+            llm_dim=embeddings.shape[1],
+            stack_factor=config.stack_factor,
+            hidden_size=config.connector_hidden_size,
+            output_scale=embeddings.detach().pow(2).mean(dim=-1).sqrt().mean().item(),
+        )
+        if config.lora_rank > 0:
+            from peft import LoraConfig, get_peft_model
+
+            self.language_model = get_peft_model(
+                self.language_model,
+                LoraConfig(
+                    r=config.lora_rank,
+                    lora_alpha=config.lora_alpha,
+                    lora_dropout=config.lora_dropout,
+                    target_modules=list(config.lora_target_modules),
+                    task_type="CAUSAL_LM",
+                ),
+            )
+        self.audio_token_id: int | None = None  # set by the processor's tokenizer via `bind_tokenizer`
+        self.post_init()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.audio_tower.eval()  # frozen: never switch it to training behaviour
+        return self
+
+    def bind_tokenizer(self, tokenizer) -> None:
+        """Learn the placeholder's id from the tokenizer that will feed this model."""
+        self.audio_token_id = tokenizer.convert_tokens_to_ids(self.config.audio_token)
+
+    # ---- the forward pass --------------------------------------------------------------------
+
+    def encode_audio(
+        self,
+        audio_lengths: torch.Tensor,
+        input_features: torch.Tensor | None = None,
+        audio_frames: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Audio windows -> `[total_audio_tokens, llm_dim]`, the valid tokens of every window concatenated."""
+        if audio_frames is None:
+            with torch.no_grad():
+                audio_frames = self.audio_tower(input_features.to(self.audio_tower.conv1.weight.dtype)).last_hidden_state
+        tokens = self.connector(audio_frames.to(self.connector.up.weight.dtype))  # clips, T/k, D
+        counts = torch.tensor(
+            [num_audio_tokens(int(n), self.config.stack_factor) for n in audio_lengths], device=tokens.device
+        )
+        valid = torch.arange(tokens.shape[1], device=tokens.device)[None, :] < counts[:, None]
+        return tokens[valid]
+
+    def embed_inputs(
+        self,
+        input_ids: torch.LongTensor,
+        input_features: torch.Tensor | None = None,
+        audio_frames: torch.Tensor | None = None,
+        audio_lengths: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Token embeddings `[batch, seq, llm_dim]` with audio embeddings written at the placeholder positions."""
+        if self.audio_token_id is None:
+            raise RuntimeError("call model.bind_tokenizer(processor.tokenizer) before running the model")
+        is_audio = input_ids == self.audio_token_id
+        # The placeholder id may lie outside the LLM's vocabulary: never look it up.
+        embeds = self.language_model.get_input_embeddings()(input_ids.masked_fill(is_audio, 0))
+        has_audio = input_features is not None or audio_frames is not None
+        n_positions = int(is_audio.sum())
+        if not has_audio:
+            if n_positions:
+                raise ValueError(f"input_ids hold {n_positions} audio positions but no audio was given")
+            return embeds
+        audio_embeds = self.encode_audio(audio_lengths, input_features, audio_frames)
+        if audio_embeds.shape[0] != n_positions:
+            raise ValueError(
+                f"audio gives {audio_embeds.shape[0]} tokens but input_ids hold {n_positions} audio positions; "
+                "build inputs with VoxLMProcessor so each placeholder is expanded to its clip's length"
+            )
+        return embeds.masked_scatter(is_audio.unsqueeze(-1), audio_embeds.to(embeds.dtype))
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        input_features: torch.Tensor | None = None,
+        audio_frames: torch.Tensor | None = None,
+        audio_lengths: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        **kwargs,
+    ) -> CausalLMOutputWithPast:
+        """Logits `[batch, seq, vocab]`; with `labels` also the mean cross-entropy over labelled positions.
+
+        Audio positions never carry a loss, whatever `labels` says there.
+        """
+        embeds = self.embed_inputs(input_ids, input_features, audio_frames, audio_lengths)
+        if labels is not None:
+            labels = labels.masked_fill(input_ids == self.audio_token_id, -100)
+        return self.language_model(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels, **kwargs)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        input_features: torch.Tensor | None = None,
+        audio_frames: torch.Tensor | None = None,
+        audio_lengths: torch.Tensor | None = None,
+        **generate_kwargs,
+    ) -> torch.LongTensor:
+        """Generate with the LLM from the spliced embeddings; returns only the new tokens `[batch, new]`.
+
+        Audio is encoded once, here; the LLM's own `generate` then decodes with its KV cache.
+        Takes every `transformers` generation argument (`max_new_tokens`, `do_sample`, `streamer`, ...).
+        """
+        embeds = self.embed_inputs(input_ids, input_features, audio_frames, audio_lengths)
+        generation_config = self.language_model.generation_config
+        if generation_config.pad_token_id is None and "pad_token_id" not in generate_kwargs:
+            generate_kwargs["pad_token_id"] = generation_config.eos_token_id
+        return self.language_model.generate(inputs_embeds=embeds, attention_mask=attention_mask, **generate_kwargs)
+
+    # ---- checkpoints: only what was trained ------------------------------------------------
+
+    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
+        return {name: p.detach() for name, p in self.named_parameters() if p.requires_grad}
+
+    def save_pretrained(self, save_directory: str | os.PathLike, **_) -> None:
+        """Write the config and the trained weights (connector, LoRA) only: megabytes, not the base models."""
+        directory = Path(save_directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.config.save_pretrained(directory)
+        state = {name: t.contiguous().cpu() for name, t in self.trainable_state_dict().items()}
+        partial = directory / f".{WEIGHTS_NAME}.partial"
+        save_file(state, partial, metadata={"format": "pt"})
+        os.replace(partial, directory / WEIGHTS_NAME)
+
+    def load_trainable_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        expected = set(self.trainable_state_dict())
+        missing, unexpected = expected - set(state), set(state) - expected
+        if missing or unexpected:
+            raise ValueError(
+                "checkpoint does not match this VoxLM config: "
+                f"missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
+            )
+        self.load_state_dict(state, strict=False)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **config_overrides) -> "VoxLMModel":
+        """Rebuild the base models from the asset cache (or their folders) and load the trained weights."""
+        directory = Path(pretrained_model_name_or_path)
+        if not (directory / WEIGHTS_NAME).is_file():
+            raise FileNotFoundError(f"{directory} is not a VoxLM checkpoint (no {WEIGHTS_NAME})")
+        config = VoxLMConfig.from_pretrained(directory, **config_overrides)
+        model = cls(config)
+        model.load_trainable_state_dict(load_file(directory / WEIGHTS_NAME))
+        return model
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
