@@ -85,7 +85,9 @@ class VoxLMModel(PreTrainedModel):
                 ),
             )
         self.audio_token_id: int | None = None  # set by the processor's tokenizer via `bind_tokenizer`
-        self.post_init()
+        # No `post_init()`: its weight initialisation would overwrite the pretrained encoder we just loaded, and
+        # every submodule is already initialised (pretrained, or by its own constructor).
+        self.all_tied_weights_keys = {}
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -108,6 +110,11 @@ class VoxLMModel(PreTrainedModel):
         if audio_frames is None:
             with torch.no_grad():
                 audio_frames = self.audio_tower(input_features.to(self.audio_tower.conv1.weight.dtype)).last_hidden_state
+        # Zero the frames past each clip's end: the last stacked position then sees the same input whether the
+        # frames came from the encoder's 30 s window or from a cache trimmed to the clip's real length.
+        lengths = audio_lengths.to(audio_frames.device)
+        real = torch.arange(audio_frames.shape[1], device=audio_frames.device)[None, :] < lengths[:, None]
+        audio_frames = audio_frames * real.unsqueeze(-1)
         tokens = self.connector(audio_frames.to(self.connector.up.weight.dtype))  # clips, T/k, D
         counts = torch.tensor(
             [num_audio_tokens(int(n), self.config.stack_factor) for n in audio_lengths], device=tokens.device

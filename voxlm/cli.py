@@ -1,0 +1,96 @@
+"""`voxlm VERB ...`: one entry point whose verbs follow the data flow (see DESIGN.md).
+
+Each verb is a plain function taking the parsed arguments; `VERBS` maps names to
+(help, argument builder, function), and the parser is built from it, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def _assets_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("names", nargs="*", help="assets to convert (default: all); see --list")
+    parser.add_argument("--list", action="store_true", help="show what is installed and converted, with sizes and paths")
+
+
+def assets(args: argparse.Namespace) -> int:
+    """Convert packaged weights into $VOXLM_HOME once (a no-op when already done)."""
+    from .assets import ASSETS, asset_status, ensure_asset
+
+    if args.list:
+        rows = asset_status()
+        print(f"{'asset':30} {'kind':15} {'state':16} {'size':>9}  path")
+        for r in rows:
+            size = f"{r['size_mb']:.0f} MB" if r["size_mb"] is not None else "-"
+            print(f"{r['name']:30} {r['kind']:15} {r['state']:16} {size:>9}  {r['path']}")
+        return 0
+    for name in args.names or list(ASSETS):
+        start = time.perf_counter()
+        path = ensure_asset(name)
+        print(f"{name}: ready at {path} ({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+def _chat_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("audio", help="audio file (wav, flac, ogg, mp3, ...)")
+    parser.add_argument("--prompt", help="text after the audio, e.g. 'Summarize this.' (default: the audio is the instruction)")
+    parser.add_argument("--model", help="VoxLM checkpoint folder (default: the embedded default model)")
+    parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--timing", action="store_true", help="print time-to-first-token and total latency to stderr")
+
+
+def chat(args: argparse.Namespace) -> int:
+    """Answer one audio file, streaming the tokens to stdout."""
+    from .audio.io import load_audio
+    from .serve.engine import Reply, SpeechChat, audio_question
+
+    wave = load_audio(args.audio)  # fail on bad audio before spending seconds loading the model
+    engine = SpeechChat.load(args.model, max_new_tokens=args.max_new_tokens)
+    reply = Reply(text="", prompt_tokens=0, completion_tokens=0)
+    for piece in engine.stream(audio_question(wave, args.prompt), reply=reply):
+        print(piece, end="", flush=True)
+    print()
+    if args.timing:
+        print(
+            f"time to first token {reply.seconds_to_first_token or 0:.2f} s, total {reply.seconds_total:.2f} s, "
+            f"{reply.completion_tokens} tokens",
+            file=sys.stderr,
+        )
+    return 0
+
+
+VERBS = {
+    "assets": ("install/convert packaged weights into the local cache", _assets_args, assets),
+    "chat": ("answer an audio file (spoken question or instruction)", _chat_args, chat),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="voxlm", description="Turn a text LLM into a speech LLM.")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for name, (help_text, add_arguments, _) in VERBS.items():
+        add_arguments(verbs.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .assets import AssetMissingError
+    from .audio.io import AudioError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return VERBS[args.verb][2](args)
+    except (AudioError, AssetMissingError, FileNotFoundError, KeyError) as error:
+        # Problems with the user's input or installation: one line, no traceback.
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"voxlm {args.verb}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
