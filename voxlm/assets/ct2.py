@@ -124,8 +124,7 @@ def whisper_config(variables: dict[str, np.ndarray]):
     d_model, n_mels, _ = variables["encoder/conv1/weight"].shape
     vocab = variables["decoder/embeddings/weight"].shape[0]
     # English-only checkpoints have one fewer token; their special ids sit one lower.
-    multilingual = vocab >= 51865
-    eot = 50257 if multilingual else 50256
+    eot = 50257 if vocab >= 51865 else 50256
     return WhisperConfig(
         vocab_size=vocab,
         num_mel_bins=n_mels,
@@ -150,8 +149,9 @@ def whisper_generation_config(config, ct2_config: dict, vocab: dict[str, int]):
     """Whisper's generation settings (suppressed tokens, language/task ids) from CTranslate2's config.json."""
     from transformers import GenerationConfig
 
+    # English-only checkpoints also list language ids in CTranslate2's config; only the vocabulary tells.
+    multilingual = config.vocab_size >= 51865
     lang_ids = set(ct2_config.get("lang_ids", []))
-    multilingual = bool(lang_ids)
     gen = GenerationConfig(
         decoder_start_token_id=config.decoder_start_token_id,
         bos_token_id=config.bos_token_id,

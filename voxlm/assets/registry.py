@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Bump when a converter changes what it writes, so existing caches are rebuilt.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MARKER = "voxlm-asset.json"
 
 

@@ -28,10 +28,10 @@ def to_mono_float(wave: np.ndarray) -> np.ndarray:
     """Any PCM array `[samples]` or `[samples, channels]` (float or int) -> float32 mono in [-1, 1]."""
     wave = np.asarray(wave)
     if wave.dtype.kind in "iu":
-        info = np.iinfo(wave.dtype)
+        full_scale = 2.0 ** (8 * wave.dtype.itemsize - 1)
         # Unsigned PCM (8-bit wav) is centred on the middle of its range, not on zero.
-        offset = (int(info.max) + 1) // 2 if wave.dtype.kind == "u" else 0
-        wave = (wave.astype(np.float32) - offset) / float(max(abs(info.min), info.max - offset))
+        offset = full_scale if wave.dtype.kind == "u" else 0.0
+        wave = (wave.astype(np.float64) - offset) / full_scale
     elif wave.dtype.kind != "f":
         raise AudioError(f"audio samples must be numbers, got dtype {wave.dtype}")
     wave = wave.astype(np.float32, copy=False)

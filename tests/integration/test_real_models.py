@@ -1,0 +1,87 @@
+"""The converted weights behave like the originals, and a real chat call answers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import SAMPLE, SAMPLE_TEXT
+
+from voxlm.assets import ensure_asset
+from voxlm.assets.registry import MARKER
+from voxlm.audio.io import load_audio
+from voxlm.model.modeling_voxlm import load_whisper_encoder
+
+WHISPERS = ["whisper-tiny.en", "whisper-base"]
+
+
+def words(text: str) -> list[str]:
+    return "".join(c for c in text.lower() if c.isalnum() or c.isspace()).split()
+
+
+@pytest.mark.parametrize("name", WHISPERS)
+def test_encoder_matches_ctranslate2(asset, name):
+    ctranslate2 = pytest.importorskip("ctranslate2")
+    from transformers import WhisperFeatureExtractor
+
+    folder = asset(name)
+    features = WhisperFeatureExtractor.from_pretrained(folder)(
+        load_audio(SAMPLE), sampling_rate=16_000, return_tensors="np"
+    ).input_features.astype(np.float32)
+    with torch.no_grad():
+        ours = load_whisper_encoder(folder)(torch.from_numpy(features)).last_hidden_state.numpy()
+    reference = ctranslate2.models.Whisper(str(folder / "ct2"), device="cpu", compute_type="float32")
+    theirs = np.array(reference.encode(ctranslate2.StorageView.from_array(features)).to_device(ctranslate2.Device.cpu))
+    assert np.abs(ours - theirs).max() < 1e-3
+
+
+@pytest.mark.parametrize("name", WHISPERS)
+def test_converted_whisper_transcribes(asset, name):
+    from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+    folder = asset(name)
+    processor = WhisperProcessor.from_pretrained(folder)
+    model = WhisperForConditionalGeneration.from_pretrained(folder).eval()
+    features = processor(load_audio(SAMPLE), sampling_rate=16_000, return_tensors="pt").input_features
+    kwargs = {"language": "en", "task": "transcribe"} if model.generation_config.is_multilingual else {}
+    ids = model.generate(features, max_new_tokens=40, **kwargs)
+    text = processor.batch_decode(ids, skip_special_tokens=True)[0]
+    assert words(text) == words(SAMPLE_TEXT)
+
+
+def test_converted_llm_matches_the_gguf_original(asset):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = asset("smollm2-135m-instruct")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    ids = tokenizer("The capital of France is", return_tensors="pt").input_ids
+    converted = AutoModelForCausalLM.from_pretrained(folder)
+    from voxlm.assets.registry import get_asset
+
+    gguf = get_asset("smollm2-135m-instruct")
+    source = gguf.locate(*gguf.parts[0])
+    original = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name, dtype=torch.float32)
+    with torch.no_grad():
+        torch.testing.assert_close(converted(ids).logits, original(ids).logits, atol=1e-4, rtol=1e-4)
+
+
+def test_ensure_asset_is_a_no_op_once_converted(asset):
+    folder = asset("whisper-tiny.en")
+    marker = folder / MARKER
+    before = marker.stat().st_mtime_ns
+    assert ensure_asset("whisper-tiny.en") == folder
+    assert marker.stat().st_mtime_ns == before
+    assert json.loads(marker.read_text())["asset"] == "whisper-tiny.en"
+
+
+def test_chat_answers_a_spoken_question(asset):
+    asset("whisper-tiny.en"), asset("smollm2-135m-instruct")
+    from voxlm.serve.engine import SpeechChat, audio_question
+
+    engine = SpeechChat.load(max_new_tokens=24)
+    reply = engine.reply(audio_question(str(SAMPLE)))
+    assert reply.text.strip()
+    assert 0 < reply.completion_tokens <= 24
+    assert reply.seconds_to_first_token is not None
