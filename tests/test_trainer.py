@@ -1,0 +1,145 @@
+"""The trainer on a tiny random VoxLM: loss goes down, resume is exact, bad configs are refused clearly."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from voxlm.data.examples import Example, ExampleDataset, collate_examples, read_examples, write_examples
+from voxlm.train.config import load_config
+from voxlm.train.trainer import Trainer
+
+
+WORDS = ["hello", "world", "quick", "brown"]
+
+
+@pytest.fixture
+def tiny_data(tmp_path, tone):
+    """Four clips (tones of different pitch, saved as wav, plus cached 'encoder frames') each answered by a word."""
+    rng = np.random.default_rng(0)
+    frames, examples = {}, []
+    for i, word in enumerate(WORDS):
+        sf.write(tmp_path / f"clip{i}.wav", tone(0.4 + 0.2 * i) * (0.2 + 0.2 * i), 16_000)
+        frames[f"clip{i}.wav"] = rng.standard_normal((20 + 10 * i, 16)).astype(np.float32)
+        examples.append(Example(id=str(i), messages=[{"role": "user", "content": [
+            {"type": "audio", "audio": f"clip{i}.wav", "text": word}, {"type": "text", "text": "say it"}]}],
+            response=word))
+    write_examples(examples, tmp_path / "train.jsonl")
+    return tmp_path / "train.jsonl", frames
+
+
+def make_trainer(make_tiny, data, out, waves=False, **overrides):
+    """A Trainer on the tiny model; audio as cached frames (fast) or, with `waves`, encoded each step."""
+    data_file, frames = data
+    model, processor = make_tiny()
+    settings = dict(output_dir=str(out), batch_size=2, max_steps=6, learning_rate=1e-2, warmup_steps=1,
+                    eval_every=3, save_every=3, log_every=1, train_data=[str(data_file)], eval_data=[str(data_file)])
+    settings.update(overrides)
+    config = load_config(None, [f"{k}={json.dumps(v)}" for k, v in settings.items()])
+    lookup = {"wave": lambda ref: str(data_file.parent / ref)} if waves else {"frames": frames}
+    dataset = ExampleDataset(read_examples(data_file), processor, teacher=config.kl_weight > 0, **lookup)
+    collate = functools.partial(collate_examples, pad_token_id=processor.tokenizer.pad_token_id)
+    return Trainer(config, model, processor, dataset, dataset, collate, log=lambda *_: None)
+
+
+def connector_weights(trainer):
+    return {k: v.clone() for k, v in trainer.accelerator.unwrap_model(trainer.model).trainable_state_dict().items()}
+
+
+def eval_losses(out):
+    return [r["eval_loss"] for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "eval_loss" in r]
+
+
+def test_training_lowers_the_loss(make_tiny, tiny_data, tmp_path):
+    trainer = make_trainer(make_tiny, tiny_data, tmp_path / "run", batch_size=4, max_steps=40, eval_every=40)
+    final = trainer.fit()
+    losses = eval_losses(tmp_path / "run")
+    assert losses[-1] < 0.5 * losses[0]
+    assert (final / "model.safetensors").is_file() and (final / "config.json").is_file()
+
+
+def test_training_from_raw_audio_runs_the_encoder(make_tiny, tiny_data, tmp_path):
+    trainer = make_trainer(make_tiny, tiny_data, tmp_path / "run", waves=True, max_steps=2, eval_every=2)
+    batch = next(trainer._batches())
+    assert batch["input_features"].shape[1:] == (80, 3000) and "audio_frames" not in batch
+    trainer.fit()
+    assert all(np.isfinite(eval_losses(tmp_path / "run")))
+
+
+def test_resume_after_a_stop_equals_an_uninterrupted_run(make_tiny, tiny_data, tmp_path):
+    straight = make_trainer(make_tiny, tiny_data, tmp_path / "straight")
+    straight.fit()
+
+    first = make_trainer(make_tiny, tiny_data, tmp_path / "resumed", max_steps=6)
+    first.position.step = 0
+    original = first.train_step
+    calls = []
+
+    def stop_after_three(batches):  # behaves like SIGTERM arriving during step 3
+        metrics = original(batches)
+        calls.append(1)
+        if len(calls) == 3:
+            first.stop_requested = True
+        return metrics
+
+    first.train_step = stop_after_three
+    first.fit()
+    assert first.position.step == 3
+    second = make_trainer(make_tiny, tiny_data, tmp_path / "resumed")
+    second.fit(resume=True)
+    assert second.position.step == 6
+    a, b = connector_weights(straight), connector_weights(second)
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def test_resume_with_other_settings_is_refused(make_tiny, tiny_data, tmp_path):
+    make_trainer(make_tiny, tiny_data, tmp_path / "run", max_steps=3).fit()
+    other = make_trainer(make_tiny, tiny_data, tmp_path / "run", batch_size=1)
+    with pytest.raises(ValueError, match="batch_size"):
+        other.fit(resume=True)
+
+
+def test_checkpoints_are_complete_or_absent(make_tiny, tiny_data, tmp_path):
+    trainer = make_trainer(make_tiny, tiny_data, tmp_path / "run", keep_checkpoints=1)
+    trainer.fit()
+    names = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert names == ["step-0000006"]
+
+
+def test_distillation_loss_trains_toward_the_teacher(make_tiny, tiny_data, tmp_path):
+    trainer = make_trainer(make_tiny, tiny_data, tmp_path / "run", kl_weight=1.0, max_steps=2)
+    batches = trainer._batches()
+    metrics = trainer.train_step(batches)
+    assert metrics["kl"] >= 0 and np.isfinite(metrics["kl"])
+
+
+def test_unknown_recipe_keys_list_the_valid_ones(tmp_path):
+    with pytest.raises(ValueError, match="valid keys: .*learning_rate"):
+        load_config(None, ["learing_rate=0.1"])
+    with pytest.raises(ValueError, match="unknown model keys \\['stack'\\]"):
+        load_config(None, ["model.stack=4"])
+
+
+def test_recipes_compose_over_their_defaults(tmp_path):
+    (tmp_path / "base.yaml").write_text("learning_rate: 0.01\nmax_steps: 10\nmodel:\n  stack_factor: 8\n")
+    (tmp_path / "child.yaml").write_text("defaults: [base.yaml]\nmax_steps: 20\nmodel:\n  lora_rank: 4\n")
+    config = load_config(tmp_path / "child.yaml", ["max_steps=30"])
+    assert (config.learning_rate, config.max_steps) == (0.01, 30)
+    assert config.model == {"stack_factor": 8, "lora_rank": 4}
+
+
+def test_malformed_example_lines_name_the_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "1", "messages": [{"role": "user", "content": "hi"}], "response": "yo"}\n{not json\n')
+    with pytest.raises(ValueError, match="bad.jsonl:2: not valid JSON"):
+        read_examples(path)
+    path.write_text('{"id": "1", "messages": [{"role": "user", "content": "hi"}]}\n')
+    with pytest.raises(ValueError, match="bad.jsonl:1: missing field\\(s\\) \\['response'\\]"):
+        read_examples(path)

@@ -1,0 +1,197 @@
+"""Training examples: the JSONL every data step writes, the trainer reads, and users bring.
+
+One line per example:
+
+    {"id": "mtbi-000001",
+     "messages": [{"role": "user", "content": [
+         {"type": "text", "text": "Give this a title."},
+         {"type": "audio", "audio": "<clip id or path>", "text": "<its transcript>"}]}],
+     "response": "<what the model should answer>"}
+
+Audio parts name a clip in a synth dataset (`voxlm synth`, with cached frames from `voxlm
+features`) or an audio file (relative to the JSONL). The transcript in `text` lets the same
+example be shown to the text LLM as a teacher (KL distillation) and to the text baseline.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..model import VoxLMProcessor
+from ..model.processing_voxlm import WINDOW_FRAMES, window_frames
+
+
+@dataclass
+class Example:
+    id: str
+    messages: list[dict]
+    response: str
+
+    def audio_parts(self) -> list[dict]:
+        return [p for m in self.messages if not isinstance(m["content"], str) for p in m["content"] if p["type"] == "audio"]
+
+    def as_text(self) -> list[dict]:
+        """The same conversation with each audio part replaced by its transcript (the teacher's view)."""
+        messages = []
+        for message in self.messages:
+            content = message["content"]
+            if not isinstance(content, str):
+                content = [p if p["type"] != "audio" else {"type": "text", "text": p["text"]} for p in content]
+            messages.append({**message, "content": content})
+        return messages
+
+
+def _check(record: object, where: str) -> Example:
+    if not isinstance(record, dict):
+        raise ValueError(f"{where}: expected a JSON object")
+    missing = {"id", "messages", "response"} - set(record)
+    if missing:
+        raise ValueError(f"{where}: missing field(s) {sorted(missing)}; an example needs id, messages, response")
+    if not isinstance(record["messages"], list) or not record["messages"]:
+        raise ValueError(f"{where}: 'messages' must be a non-empty list of {{role, content}} objects")
+    for message in record["messages"]:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list):
+            for part in content:
+                if not isinstance(part, dict) or part.get("type") not in ("text", "audio"):
+                    raise ValueError(f"{where}: content parts are {{'type': 'text'|'audio', ...}}, got {part!r}")
+                if part["type"] == "audio" and not part.get("audio"):
+                    raise ValueError(f"{where}: an audio part needs 'audio' (a clip id or a file path)")
+        elif not isinstance(content, str):
+            raise ValueError(f"{where}: each message needs a 'content' string or list of parts")
+    return Example(id=str(record["id"]), messages=record["messages"], response=str(record["response"]))
+
+
+def read_examples(path: str | Path) -> list[Example]:
+    """Parse a JSONL file of examples; a malformed line raises naming its line number."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"example file {path} not found (the data steps `voxlm imitate` / `voxlm interleave` write them)")
+    examples = []
+    with path.open() as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+            examples.append(_check(record, f"{path}:{number}"))
+    return examples
+
+
+def write_examples(examples: Iterable[Example | dict], path: str | Path) -> int:
+    """Write JSONL atomically (temp file + rename); returns the count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    count = 0
+    with partial.open("w") as f:
+        for example in examples:
+            record = vars(example) if isinstance(example, Example) else example
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    partial.replace(path)
+    return count
+
+
+AudioLookup = Callable[[str], "np.ndarray | tuple[str, np.ndarray]"]
+
+
+class ExampleDataset(Dataset):
+    """Examples -> per-example model inputs, with audio as cached encoder frames or raw waves.
+
+    `frames(ref) -> [frames, dim]` (a `FeatureStore`) is used when given; otherwise `wave(ref)`
+    (16 kHz audio) is turned into Whisper features here, which costs an encoder pass per step.
+    Items: `input_ids [L]`, `labels [L]`, `audio_lengths [windows]`, and `audio_frames` (list of
+    `[frames, dim]`, one per 30 s window) or `input_features [windows, mels, 3000]`; with
+    `teacher=True` also `teacher_input_ids`/`teacher_labels` (the transcript instead of the audio).
+    """
+
+    def __init__(self, examples: list[Example], processor: VoxLMProcessor, frames=None, wave=None,
+                 max_target_tokens: int | None = None, teacher: bool = False):
+        if frames is None and wave is None:
+            raise ValueError("ExampleDataset needs cached frames (a FeatureStore) or a wave lookup")
+        self.examples, self.processor = examples, processor
+        self.frames, self.wave = frames, wave
+        self.max_target_tokens, self.teacher = max_target_tokens, teacher
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def _target(self, response: str) -> str:
+        if self.max_target_tokens is None:
+            return response
+        ids = self.processor.tokenizer(response, add_special_tokens=False).input_ids[: self.max_target_tokens]
+        return self.processor.tokenizer.decode(ids)
+
+    def __getitem__(self, index: int) -> dict:
+        example = self.examples[index]
+        processor = self.processor
+        prompt, refs = processor.apply_chat_template(example.messages)
+        target = self._target(example.response)
+        item: dict = {}
+        if self.frames is not None:
+            clips = [np.asarray(self.frames[ref], dtype=np.float32) for ref in refs]
+            counts = [processor.frames_token_count(len(c)) for c in clips]
+            windows = [torch.from_numpy(c[i : i + WINDOW_FRAMES].copy()) for c in clips for i in range(0, len(c), WINDOW_FRAMES)]
+            item["audio_frames"] = windows
+            item["audio_lengths"] = torch.tensor([len(w) for w in windows], dtype=torch.long)
+        else:
+            waves = [processor.load(self.wave(ref), 16_000) for ref in refs]
+            counts = [processor.audio_token_count(w) for w in waves]
+            windows = [w for wave in waves for w in processor.windows(wave)]
+            if windows:
+                item["input_features"] = torch.from_numpy(processor.feature_extractor(
+                    windows, sampling_rate=16_000, return_tensors="np", padding="max_length").input_features)
+                item["audio_lengths"] = torch.tensor(
+                    [n for wave in waves for n in window_frames(-(-wave.size // 320))], dtype=torch.long)
+        encoded = processor.encode_text([prompt], counts, [target])
+        item["input_ids"], item["labels"] = encoded["input_ids"][0], encoded["labels"][0]
+        if self.teacher:
+            text_prompt, _ = processor.apply_chat_template(example.as_text())
+            teacher = processor.encode_text([text_prompt], [], [target])
+            item["teacher_input_ids"], item["teacher_labels"] = teacher["input_ids"][0], teacher["labels"][0]
+        return item
+
+
+def _pad(rows: list[torch.Tensor], value: int) -> torch.Tensor:
+    width = max(len(r) for r in rows)
+    return torch.stack([torch.cat([r, r.new_full((width - len(r),), value)]) for r in rows])
+
+
+def collate_examples(items: list[dict], pad_token_id: int) -> dict:
+    """Right-pad token rows; concatenate audio windows in item order (= placeholder order in the batch)."""
+    batch = {
+        "input_ids": _pad([i["input_ids"] for i in items], pad_token_id),
+        "labels": _pad([i["labels"] for i in items], -100),
+        "attention_mask": _pad([torch.ones_like(i["input_ids"]) for i in items], 0),
+    }
+    lengths = [i["audio_lengths"] for i in items if "audio_lengths" in i]
+    if lengths:
+        batch["audio_lengths"] = torch.cat(lengths)
+    if any("audio_frames" in i for i in items):
+        windows = [w for i in items for w in i.get("audio_frames", [])]
+        frames = torch.zeros(len(windows), max(len(w) for w in windows), windows[0].shape[1])
+        for row, window in enumerate(windows):
+            frames[row, : len(window)] = window
+        batch["audio_frames"] = frames
+    elif any("input_features" in i for i in items):
+        batch["input_features"] = torch.cat([i["input_features"] for i in items if "input_features" in i])
+    if "teacher_input_ids" in items[0]:
+        batch["teacher_input_ids"] = _pad([i["teacher_input_ids"] for i in items], pad_token_id)
+        batch["teacher_labels"] = _pad([i["teacher_labels"] for i in items], -100)
+        batch["teacher_attention_mask"] = _pad([torch.ones_like(i["teacher_input_ids"]) for i in items], 0)
+    return batch
+
+
+def iter_examples(paths: Iterable[str | Path]) -> Iterator[Example]:
+    for path in paths:
+        yield from read_examples(path)

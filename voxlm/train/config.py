@@ -1,0 +1,123 @@
+"""Training configuration: a dataclass with documented defaults, YAML recipes that compose, `key=value` overrides.
+
+A recipe may name others under `defaults:` (paths relative to it); they are merged first, in order,
+then the recipe's own keys, then the command line. Unknown keys are errors that list the valid ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..model import VoxLMConfig
+
+
+@dataclass
+class TrainConfig:
+    """One training run of VoxLM's trainable parts (connector, optional LoRA)."""
+
+    recipe: str = "custom"
+    """Name shown in logs and the model card."""
+    model: dict = field(default_factory=dict)
+    """`VoxLMConfig` keyword arguments for a fresh model (e.g. `text_model`, `stack_factor`, `lora_rank`)."""
+    init_from: str | None = None
+    """A VoxLM checkpoint to start from instead of a fresh connector: how recipes chain."""
+    train_data: list = field(default_factory=list)
+    """Example files (JSONL, see voxlm/data/examples.py) to train on."""
+    eval_data: list = field(default_factory=list)
+    """Held-out example files for the eval loss."""
+    features: str | None = None
+    """Cached encoder-frame store (`voxlm features`); without it audio is encoded on the fly."""
+    output_dir: str = "runs/custom"
+    seed: int = 0
+    batch_size: int = 4
+    grad_accum: int = 1
+    """Micro-batches per optimizer step."""
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 50
+    lr_schedule: str = "cosine"
+    """'cosine' or 'constant' (after warmup)."""
+    max_steps: int = 1000
+    """Optimizer steps."""
+    max_grad_norm: float = 1.0
+    eval_every: int = 100
+    eval_batches: int = 16
+    save_every: int = 100
+    keep_checkpoints: int = 2
+    log_every: int = 10
+    kl_weight: float = 0.0
+    """Weight of KL(teacher || student) on the target tokens; the teacher is the same LLM reading the transcript."""
+    kl_temperature: float = 1.0
+    max_target_tokens: int = 128
+    """Targets are cut to this many tokens (keeps CPU steps short)."""
+    num_workers: int = 0
+    mixed_precision: str = "no"
+    """'no', 'bf16' or 'fp16' (GPU); passed to accelerate."""
+
+    def __post_init__(self) -> None:
+        unknown = set(self.model) - set(_MODEL_KEYS)
+        if unknown:
+            raise ValueError(f"unknown model keys {sorted(unknown)}; valid: {sorted(_MODEL_KEYS)}")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
+        for name in ("train_data", "eval_data"):
+            if isinstance(getattr(self, name), str):
+                setattr(self, name, [getattr(self, name)])
+
+
+_MODEL_KEYS = sorted(p for p in inspect.signature(VoxLMConfig.__init__).parameters if p not in ("self", "kwargs"))
+VALID_KEYS = [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+def _merge(base: dict, update: dict) -> dict:
+    merged = dict(base)
+    for key, value in update.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def read_recipe(path: str | Path) -> dict:
+    """A recipe file with its `defaults:` chain merged in (earlier first, the file itself last)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"recipe {path} not found (recipes live in recipes/*.yaml)")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a recipe is a mapping of keys to values")
+    merged: dict = {}
+    for parent in data.pop("defaults", []) or []:
+        merged = _merge(merged, read_recipe(path.parent / parent))
+    return _merge(merged, data)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`model.lora_rank=8` -> (['model', 'lora_rank'], 8); values are parsed as YAML scalars/lists."""
+    if "=" not in text:
+        raise ValueError(f"override {text!r} is not key=value")
+    key, _, raw = text.partition("=")
+    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
+
+
+def load_config(recipe: str | Path | None = None, overrides: list[str] = ()) -> TrainConfig:
+    """Recipe + overrides -> validated TrainConfig; unknown keys raise naming the valid ones."""
+    data = read_recipe(recipe) if recipe else {}
+    for override in overrides:
+        keys, value = parse_override(override)
+        target = data
+        for key in keys[:-1]:
+            target = target.setdefault(key, {})
+        target[keys[-1]] = value
+    unknown = set(data) - set(VALID_KEYS)
+    if unknown:
+        raise ValueError(f"unknown recipe keys {sorted(unknown)}; valid keys: {', '.join(VALID_KEYS)}")
+    return TrainConfig(**data)
+
+
+def config_dict(config: TrainConfig) -> dict:
+    return dataclasses.asdict(config)

@@ -1,0 +1,51 @@
+"""`voxlm train --recipe recipes/NAME.yaml [key=value ...] [--resume]`: recipe -> data -> Trainer."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from pathlib import Path
+
+from ..data.examples import ExampleDataset, collate_examples, read_examples
+from .config import TrainConfig, load_config
+from .trainer import Trainer, build_model
+
+
+def audio_lookups(config: TrainConfig, data_file: Path) -> dict:
+    """How example audio refs resolve: cached frames, a synth dataset's waves, or files next to the JSONL."""
+    if config.features:
+        from ..data.features import FeatureStore
+
+        return {"frames": FeatureStore(config.features)}
+    return {"wave": lambda ref: str((data_file.parent / ref).resolve())}
+
+
+def build_datasets(config: TrainConfig, processor) -> tuple[ExampleDataset, ExampleDataset | None]:
+    if not config.train_data:
+        raise ValueError("the recipe names no train_data (JSONL examples: make them with `voxlm imitate` or `voxlm interleave`)")
+
+    def dataset(paths: list[str]) -> ExampleDataset:
+        examples = [e for p in paths for e in read_examples(p)]
+        return ExampleDataset(examples, processor, max_target_tokens=config.max_target_tokens,
+                              teacher=config.kl_weight > 0, **audio_lookups(config, Path(paths[0])))
+
+    return dataset(config.train_data), dataset(config.eval_data) if config.eval_data else None
+
+
+def train(config: TrainConfig, resume: bool = False) -> Path:
+    model, processor = build_model(config)
+    train_set, eval_set = build_datasets(config, processor)
+    collate = functools.partial(collate_examples, pad_token_id=processor.tokenizer.pad_token_id)
+    return Trainer(config, model, processor, train_set, eval_set, collate).fit(resume=resume)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--recipe", help="recipe YAML (see recipes/)")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in output_dir")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="override recipe keys, e.g. max_steps=50 model.lora_rank=8")
+
+
+def run(args: argparse.Namespace) -> int:
+    final = train(load_config(args.recipe, args.overrides), resume=args.resume)
+    print(f"trained model: {final}")
+    return 0

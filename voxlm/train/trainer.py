@@ -1,0 +1,309 @@
+"""The one trainer: CPU, one GPU, or `accelerate launch` (DDP) over many, with exact resume.
+
+What trains is whatever requires grad in `VoxLMModel` (the connector, plus LoRA if configured).
+Loss: cross-entropy on target tokens, optionally plus KL to the frozen LLM reading the transcript
+(Ultravox-style distillation). A checkpoint holds the trained weights, optimizer, scheduler, RNG
+states and the data position, written to a temporary folder and renamed into place; `resume`
+continues from the newest complete one and reproduces an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from ..model import VoxLMConfig, VoxLMModel, VoxLMProcessor
+from ..model.modeling_voxlm import WEIGHTS_NAME
+from .config import TrainConfig, config_dict
+
+STATE_NAME = "trainer_state.pt"
+MODEL_INPUTS = ("input_ids", "attention_mask", "labels", "input_features", "audio_frames", "audio_lengths")
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """A fresh seeded permutation per epoch, so the data order is a pure function of (seed, epoch)."""
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(torch.randperm(self.size, generator=generator).tolist())
+
+    def __len__(self) -> int:
+        return self.size
+
+
+@dataclass
+class Position:
+    """Where training stands: optimizer steps done, and micro-batches consumed in the current epoch."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+
+
+def build_model(config: TrainConfig) -> tuple[VoxLMModel, VoxLMProcessor]:
+    if config.init_from:
+        model = VoxLMModel.from_pretrained(config.init_from)
+        unexpected = {k: v for k, v in config.model.items() if getattr(model.config, k) != v}
+        if unexpected:
+            raise ValueError(f"model settings {unexpected} differ from the init_from checkpoint {config.init_from}")
+    else:
+        model = VoxLMModel(VoxLMConfig(**config.model))
+    processor = VoxLMProcessor.from_config(model.config)
+    model.bind_tokenizer(processor.tokenizer)
+    return model, processor
+
+
+def lr_lambda(config: TrainConfig) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if step < config.warmup_steps:
+            return (step + 1) / config.warmup_steps
+        if config.lr_schedule == "constant":
+            return 1.0
+        progress = (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def distillation_loss(model: VoxLMModel, student_logits: torch.Tensor, batch: dict, temperature: float) -> torch.Tensor:
+    """KL(teacher || student) over target tokens; the teacher is the frozen LLM fed the text transcript.
+
+    Student and teacher sequences differ before the target but end with the same target tokens, so
+    the positions predicting target tokens (labels != -100, shifted) correspond one to one.
+    """
+    llm = model.language_model
+    adapters_off = llm.disable_adapter() if hasattr(llm, "disable_adapter") else contextlib.nullcontext()
+    with torch.no_grad(), adapters_off:
+        teacher_logits = llm(input_ids=batch["teacher_input_ids"], attention_mask=batch["teacher_attention_mask"]).logits
+    student_pos = batch["labels"][:, 1:] != -100
+    teacher_pos = batch["teacher_labels"][:, 1:] != -100
+    student = student_logits[:, :-1][student_pos] / temperature
+    teacher = teacher_logits[:, :-1][teacher_pos] / temperature
+    return F.kl_div(F.log_softmax(student, -1), F.log_softmax(teacher, -1), log_target=True, reduction="batchmean") * temperature**2
+
+
+class Trainer:
+    """Runs `config` on `train_set` (items collated by `collate` into `VoxLMModel.forward` kwargs)."""
+
+    def __init__(self, config: TrainConfig, model: VoxLMModel, processor: VoxLMProcessor,
+                 train_set: Dataset, eval_set: Dataset | None, collate: Callable, log=print):
+        from accelerate import Accelerator
+
+        self.config, self.processor, self.log = config, processor, log
+        self.output_dir = Path(config.output_dir)
+        self.accelerator = Accelerator(
+            mixed_precision=config.mixed_precision, log_with="tensorboard", project_dir=str(self.output_dir)
+        )
+        self.train_set, self.eval_set, self.collate = train_set, eval_set, collate
+        self.sampler = EpochSampler(len(train_set), config.seed)
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("nothing to train: the model has no trainable parameters")
+        optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
+        self.model, self.optimizer, self.scheduler = self.accelerator.prepare(model, optimizer, scheduler)
+        self.params = params
+        self.position = Position()
+        self.stop_requested = False
+
+    # ---- data ------------------------------------------------------------------------------
+
+    def _loader(self, dataset: Dataset, sampler=None, shuffle=False) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.config.batch_size, sampler=sampler, shuffle=shuffle,
+                          collate_fn=self.collate, num_workers=self.config.num_workers)
+
+    def _batches(self) -> Iterator[dict]:
+        """Endless micro-batches in (seed, epoch) order, starting at the saved position."""
+        while True:
+            self.sampler.epoch = self.position.epoch
+            loader = self.accelerator.prepare_data_loader(self._loader(self.train_set, self.sampler))
+            skip = self.position.batch_in_epoch
+            for index, batch in enumerate(loader):
+                if index < skip:  # resume: these were consumed before the checkpoint
+                    continue
+                self.position.batch_in_epoch = index + 1
+                yield batch
+            self.position.epoch += 1
+            self.position.batch_in_epoch = 0
+
+    # ---- one step --------------------------------------------------------------------------
+
+    def _loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        inputs = {k: batch[k] for k in MODEL_INPUTS if k in batch}
+        out = self.model(**inputs)
+        metrics = {"ce": out.loss.detach().item()}
+        loss = out.loss
+        if self.config.kl_weight > 0:
+            if "teacher_input_ids" not in batch:
+                raise ValueError("kl_weight > 0 needs examples with a transcript (teacher inputs)")
+            kl = distillation_loss(self.accelerator.unwrap_model(self.model), out.logits, batch, self.config.kl_temperature)
+            loss = loss + self.config.kl_weight * kl
+            metrics["kl"] = kl.detach().item()
+        return loss, metrics
+
+    def train_step(self, batches: Iterator[dict]) -> dict:
+        self.model.train()
+        totals: dict[str, float] = {}
+        for micro in range(self.config.grad_accum):
+            batch = next(batches)
+            sync = micro == self.config.grad_accum - 1
+            with contextlib.nullcontext() if sync else self.accelerator.no_sync(self.model):
+                loss, metrics = self._loss(batch)
+                self.accelerator.backward(loss / self.config.grad_accum)
+            for key, value in metrics.items():
+                totals[key] = totals.get(key, 0.0) + value / self.config.grad_accum
+        grad_norm = self.accelerator.clip_grad_norm_(self.params, self.config.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.position.step += 1
+        totals["grad_norm"] = float(grad_norm)
+        totals["lr"] = self.scheduler.get_last_lr()[0]
+        return totals
+
+    @torch.no_grad()
+    def evaluate(self) -> float | None:
+        """Mean cross-entropy over the first `eval_batches` held-out batches (fixed order)."""
+        if self.eval_set is None or len(self.eval_set) == 0:
+            return None
+        self.model.eval()
+        losses = []
+        loader = self.accelerator.prepare_data_loader(self._loader(self.eval_set))
+        for index, batch in enumerate(loader):
+            if index >= self.config.eval_batches:
+                break
+            out = self.model(**{k: batch[k] for k in MODEL_INPUTS if k in batch})
+            losses.append(self.accelerator.gather(out.loss.detach()).mean().item())
+        return float(np.mean(losses))
+
+    # ---- checkpoints -----------------------------------------------------------------------
+
+    def checkpoint_dirs(self) -> list[Path]:
+        root = self.output_dir / "checkpoints"
+        return sorted(p for p in root.glob("step-*") if (p / STATE_NAME).is_file()) if root.is_dir() else []
+
+    def save_checkpoint(self) -> Path:
+        """Trained weights + optimizer + scheduler + RNG + data position, atomically (temp folder, rename)."""
+        final = self.output_dir / "checkpoints" / f"step-{self.position.step:07d}"
+        if self.accelerator.is_main_process:
+            partial = final.with_name(final.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            self.accelerator.unwrap_model(self.model).save_pretrained(partial)
+            torch.save({
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "position": vars(self.position).copy(),
+                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+                        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+                "config": config_dict(self.config),
+            }, partial / STATE_NAME)
+            shutil.rmtree(final, ignore_errors=True)
+            partial.rename(final)
+            for old in self.checkpoint_dirs()[: -self.config.keep_checkpoints]:
+                shutil.rmtree(old, ignore_errors=True)
+        self.accelerator.wait_for_everyone()
+        return final
+
+    def load_checkpoint(self, directory: Path) -> None:
+        from safetensors.torch import load_file
+
+        state = torch.load(directory / STATE_NAME, weights_only=False)
+        saved = state["config"]
+        for key in ("model", "init_from", "batch_size", "grad_accum", "seed", "train_data"):
+            if saved.get(key) != config_dict(self.config).get(key):
+                raise ValueError(
+                    f"cannot resume from {directory}: it was trained with {key}={saved.get(key)!r}, this run has "
+                    f"{key}={config_dict(self.config).get(key)!r}; use a new output_dir or the same settings"
+                )
+        self.accelerator.unwrap_model(self.model).load_trainable_state_dict(load_file(directory / WEIGHTS_NAME))
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.position = Position(**state["position"])
+        torch.set_rng_state(state["rng"]["torch"])
+        np.random.set_state(state["rng"]["numpy"])
+        random.setstate(state["rng"]["python"])
+        if state["rng"]["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+
+    # ---- the loop --------------------------------------------------------------------------
+
+    def fit(self, resume: bool = False) -> Path:
+        """Train to `max_steps`; returns the folder of the final model (trained weights + config + card)."""
+        from tqdm.auto import tqdm
+
+        config = self.config
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        (self.output_dir / "train_config.json").write_text(json.dumps(config_dict(config), indent=2))
+        if resume and self.checkpoint_dirs():
+            latest = self.checkpoint_dirs()[-1]
+            self.load_checkpoint(latest)
+            self.log(f"resumed from {latest} at step {self.position.step}")
+        self.accelerator.init_trackers("tensorboard")
+        metrics_file = self.output_dir / "metrics.jsonl"
+        previous = signal.signal(signal.SIGTERM, self._request_stop)
+        history = []
+        try:
+            if self.position.step == 0:
+                history.append(self._record(metrics_file, {"step": 0, "eval_loss": self.evaluate()}))
+            batches = self._batches()
+            progress = tqdm(total=config.max_steps, initial=self.position.step, desc=config.recipe, unit="step",
+                            disable=not self.accelerator.is_main_process)
+            window, window_start = [], time.perf_counter()
+            while self.position.step < config.max_steps and not self.stop_requested:
+                metrics = self.train_step(batches)
+                window.append(metrics)
+                progress.update(1)
+                progress.set_postfix(loss=f"{metrics['ce']:.3f}")
+                step = self.position.step
+                if step % config.log_every == 0 or step == config.max_steps:
+                    elapsed = time.perf_counter() - window_start
+                    summary = {k: float(np.mean([m[k] for m in window])) for k in window[0]}
+                    summary.update(step=step, samples_per_s=len(window) * config.batch_size * config.grad_accum
+                                   * self.accelerator.num_processes / elapsed, seconds_per_step=elapsed / len(window))
+                    history.append(self._record(metrics_file, summary))
+                    window, window_start = [], time.perf_counter()
+                if step % config.eval_every == 0 or step == config.max_steps:
+                    history.append(self._record(metrics_file, {"step": step, "eval_loss": self.evaluate()}))
+                if step % config.save_every == 0 or step == config.max_steps:
+                    self.save_checkpoint()
+            progress.close()
+            if self.stop_requested:
+                self.save_checkpoint()
+                self.log(f"stopped by SIGTERM at step {self.position.step}; checkpoint saved, rerun with --resume")
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            self.accelerator.end_training()
+        final = self.output_dir / "final"
+        if self.position.step >= config.max_steps and self.accelerator.is_main_process:
+            self.accelerator.unwrap_model(self.model).save_pretrained(final)
+        return final
+
+    def _request_stop(self, *_):
+        self.stop_requested = True
+
+    def _record(self, path: Path, entry: dict) -> dict:
+        entry = {k: v for k, v in entry.items() if v is not None}
+        if self.accelerator.is_main_process:
+            with path.open("a") as f:
+                f.write(json.dumps(entry) + "\n")
+            self.accelerator.log({k: v for k, v in entry.items() if k != "step"}, step=entry["step"])
+            if "eval_loss" in entry:
+                self.log(f"step {entry['step']}: eval loss {entry['eval_loss']:.4f}")
+        return entry
