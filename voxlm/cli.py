@@ -90,6 +90,32 @@ def say(args: argparse.Namespace) -> int:
     return 0
 
 
+def _imitate_args(parser: argparse.ArgumentParser) -> None:
+    from .data.imitate import add_arguments
+
+    add_arguments(parser)
+
+
+def imitate(args: argparse.Namespace) -> int:
+    """MTBI stage 1: the text LLM answers task prompts (or spoken instructions) over transcripts."""
+    from .data.imitate import run
+
+    return run(args)
+
+
+def _serve_args(parser: argparse.ArgumentParser) -> None:
+    from .serve.server import add_arguments
+
+    add_arguments(parser)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """OpenAI-compatible HTTP API (chat completions with input_audio) and a browser demo page."""
+    from .serve.server import run
+
+    return run(args)
+
+
 def _train_args(parser: argparse.ArgumentParser) -> None:
     from .train.run import add_arguments
 
@@ -108,6 +134,8 @@ VERBS = {
     "chat": ("answer an audio file (spoken question or instruction)", _chat_args, chat),
     "voices": ("list the TTS voices and their train/held-out split", _voices_args, voices),
     "say": ("speak text with a voice into a wav file", _say_args, say),
+    "imitate": ("MTBI stage 1: the text LLM answers prompts over transcripts -> examples.jsonl + clips.jsonl", _imitate_args, imitate),
+    "serve": ("OpenAI-compatible speech chat API and browser demo", _serve_args, serve),
     "train": ("train with a recipe: voxlm train --recipe recipes/NAME.yaml [key=value ...] [--resume]", _train_args, train),
 }
 

@@ -43,7 +43,8 @@ class Example:
         for message in self.messages:
             content = message["content"]
             if not isinstance(content, str):
-                content = [p if p["type"] != "audio" else {"type": "text", "text": p["text"]} for p in content]
+                # Joined exactly as VoxLMProcessor.apply_chat_template joins parts, so both views line up.
+                content = "\n".join(p["text"] for p in content)
             messages.append({**message, "content": content})
         return messages
 

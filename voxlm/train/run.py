@@ -21,9 +21,6 @@ def audio_lookups(config: TrainConfig, data_file: Path) -> dict:
 
 
 def build_datasets(config: TrainConfig, processor) -> tuple[ExampleDataset, ExampleDataset | None]:
-    if not config.train_data:
-        raise ValueError("the recipe names no train_data (JSONL examples: make them with `voxlm imitate` or `voxlm interleave`)")
-
     def dataset(paths: list[str]) -> ExampleDataset:
         examples = [e for p in paths for e in read_examples(p)]
         return ExampleDataset(examples, processor, max_target_tokens=config.max_target_tokens,
@@ -33,6 +30,8 @@ def build_datasets(config: TrainConfig, processor) -> tuple[ExampleDataset, Exam
 
 
 def train(config: TrainConfig, resume: bool = False) -> Path:
+    if not config.train_data:  # checked before the model takes seconds to load
+        raise ValueError("the recipe names no train_data (JSONL examples: make them with `voxlm imitate` or `voxlm interleave`)")
     model, processor = build_model(config)
     train_set, eval_set = build_datasets(config, processor)
     collate = functools.partial(collate_examples, pad_token_id=processor.tokenizer.pad_token_id)

@@ -1,0 +1,78 @@
+"""End-to-end `voxlm chat` latency on one clip: model load, time-to-first-token, total, tokens/s.
+
+    python bench/chat_latency.py [--model CKPT] [--audio FILE] [--seconds 5] [--runs 5] [--out results.json]
+
+Prints a table and writes JSON. The clip is the bundled sample, padded with silence (or cut) to
+`--seconds`, so every run answers the same audio. Greedy decoding, 64 new tokens at most.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from voxlm.audio.io import SAMPLING_RATE, load_audio
+from voxlm.model import load_voxlm
+from voxlm.serve.engine import Reply, SpeechChat, audio_question
+
+SAMPLE = Path(__file__).resolve().parents[1] / "voxlm" / "samples" / "capital_of_france.flac"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model")
+    parser.add_argument("--audio", default=str(SAMPLE))
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--out")
+    args = parser.parse_args()
+
+    wave = load_audio(args.audio)
+    n = int(args.seconds * SAMPLING_RATE)
+    wave = np.pad(wave, (0, max(0, n - wave.size)))[:n]
+
+    start = time.perf_counter()
+    model, processor = load_voxlm(args.model)
+    load_s = time.perf_counter() - start
+    engine = SpeechChat(model, processor, max_new_tokens=args.max_new_tokens)
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp)
+        checkpoint_mb = sum(f.stat().st_size for f in Path(tmp).iterdir()) / 1e6
+
+    engine.reply(audio_question(wave))  # warm-up: first call pays one-off allocations
+    runs = []
+    for _ in range(args.runs):
+        reply = Reply(text="", prompt_tokens=0, completion_tokens=0)
+        for _ in engine.stream(audio_question(wave), reply=reply):
+            pass
+        runs.append(reply)
+    result = {
+        "model": args.model or "default",
+        "audio_seconds": args.seconds,
+        "threads": torch.get_num_threads(),
+        "load_seconds": round(load_s, 2),
+        "checkpoint_mb": round(checkpoint_mb, 2),
+        "ttft_median_s": round(statistics.median(r.seconds_to_first_token for r in runs), 3),
+        "total_median_s": round(statistics.median(r.seconds_total for r in runs), 3),
+        "completion_tokens_median": statistics.median(r.completion_tokens for r in runs),
+        "decode_tokens_per_s": round(
+            statistics.median((r.completion_tokens - 1) / (r.seconds_total - r.seconds_to_first_token) for r in runs), 1
+        ),
+        "runs": args.runs,
+    }
+    for key, value in result.items():
+        print(f"{key:28} {value}")
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,667 @@
+"""`voxlm serve`: an OpenAI-compatible HTTP API (chat completions with `input_audio`) and a demo page.
+
+    POST /v1/chat/completions   OpenAI chat-completions shape; audio as
+                                {"type": "input_audio", "input_audio": {"data": <base64>, "format": "wav"}};
+                                `stream: true` answers with server-sent events ending in `data: [DONE]`
+    GET  /v1/models             the one model served
+    GET  /health                liveness plus queue depth
+    GET  /                      a page that records or uploads audio and streams the answer
+
+One model, so one worker thread runs every generation, fed by a bounded queue; the event loop only
+parses, decodes audio and relays tokens. A full queue answers 503 at once instead of piling up work,
+each request has a deadline (queue wait included), and a request whose client went away or ran past
+its deadline is stopped at the next token. Every error has OpenAI's shape,
+`{"error": {"message", "type", "param", "code"}}`, so the official clients raise their usual exceptions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import json
+import queue
+import shutil
+import threading
+import time
+import uuid
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, AsyncIterator, Iterator, Literal, Union
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..audio.io import SAMPLING_RATE, AudioError, load_audio
+from .engine import Reply, SpeechChat
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+# Containers libsndfile decodes in-process; the rest need ffmpeg on PATH (see `audio.io`).
+SNDFILE_FORMATS = ("wav", "mp3", "flac", "ogg", "opus", "aiff", "aif", "au", "caf")
+FFMPEG_FORMATS = ("webm", "m4a", "mp4", "aac", "wma")
+
+
+def supported_formats() -> tuple[str, ...]:
+    return SNDFILE_FORMATS + (FFMPEG_FORMATS if shutil.which("ffmpeg") else ())
+
+
+# ---- errors ------------------------------------------------------------------------------------
+
+
+class APIError(Exception):
+    """An error answered as OpenAI's `{"error": {...}}` with an HTTP status."""
+
+    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
+                 param: str | None = None, code: str | None = None, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.type, self.param, self.code = status, message, type, param, code
+        self.headers = headers
+
+    def body(self) -> dict:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
+
+
+def _param(loc: tuple) -> str | None:
+    """Pydantic location -> OpenAI param path.
+
+    ('body', 'messages', 0, 'content', <union branch>, 1, 'text') -> 'messages[0].content[1].text'
+    """
+    path = ""
+    previous = None
+    for part in loc:
+        if part == "body" and not path:
+            continue
+        if isinstance(part, str) and ("[" in part or part in ("str", "int", "float", "bool")):
+            continue  # the name of a union branch, not a field
+        if part == previous:
+            continue  # a tagged union repeats the tag ('input_audio', 'input_audio', 'data')
+        previous = part
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or None
+
+
+def validation_error(exc: RequestValidationError) -> APIError:
+    """FastAPI's 422 -> OpenAI's 400 with the first problem as `param` and up to three in the message."""
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return APIError(400, "the request body is not valid JSON", code="invalid_json")
+    # Content is `str | list[part]`; a list that failed also failed the `str` branch: that one is noise.
+    errors = [e for e in errors if "str" not in e.get("loc", ())] or errors
+    described = []
+    for e in errors[:3]:
+        param = _param(tuple(e.get("loc", ())))
+        message = e.get("msg", "invalid value").removeprefix("Value error, ")
+        if e.get("type") == "union_tag_invalid":
+            message = f"unsupported content part type {e.get('input', {}).get('type')!r} (use 'text' or 'input_audio')"
+        elif e.get("type") == "missing" and param:
+            message = "required field is missing"
+        elif not param:
+            message = "the request body must be a JSON object (OpenAI chat-completions request)"
+        described.append(f"{param}: {message}" if param else message)
+    first = errors[0] if errors else {}
+    kind = first.get("type", "")
+    code = "missing_required_parameter" if kind == "missing" else "invalid_type" if kind.endswith("_type") else "invalid_value"
+    return APIError(400, "; ".join(described) or "invalid request", param=_param(tuple(first.get("loc", ()))), code=code)
+
+
+# ---- request schema ----------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    # Strict: "5" is not an int and "yes" is not a bool. Unknown fields (user, metadata, ...) are ignored
+    # as OpenAI-compatible servers usually do, so stock clients keep working.
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class InputAudio(_Strict):
+    data: str = Field(description="base64 of an encoded audio file (a `data:audio/...;base64,` prefix is accepted)")
+    format: str = Field("wav", description="container of `data`: wav, mp3, flac, ogg, ...")
+
+
+class TextPart(_Strict):
+    type: Literal["text"]
+    text: str
+
+
+class AudioPart(_Strict):
+    type: Literal["input_audio"]
+    input_audio: InputAudio
+
+
+ContentPart = Annotated[Union[TextPart, AudioPart], Field(discriminator="type")]
+
+
+class Message(_Strict):
+    role: Literal["system", "developer", "user", "assistant"]
+    content: Union[str, list[ContentPart]]
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _string_or_parts(cls, value: Any) -> Any:
+        if not isinstance(value, (str, list)):
+            raise ValueError("must be a string or a list of content parts")
+        return value
+
+
+class StreamOptions(_Strict):
+    include_usage: bool = False
+
+
+class ChatRequest(_Strict):
+    messages: list[Message] = Field(min_length=1)
+    model: str | None = None
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0, le=2, description="0 or absent: greedy decoding")
+    top_p: float | None = Field(None, gt=0, le=1)
+    seed: int | None = None
+    n: int = Field(1, description="choices per request; only 1 is supported")
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+
+    @field_validator("n")
+    @classmethod
+    def _one_choice(cls, value: int) -> int:
+        if value != 1:
+            raise ValueError("only n=1 is supported (send several requests for several answers)")
+        return value
+
+
+# ---- the generation worker ---------------------------------------------------------------------
+
+
+class _Cancelled:
+    """A `StoppingCriteria` that ends `generate` at the next token once the job is cancelled or past its
+    deadline (the deadline also holds when no one is left to notice, e.g. a stream that never started)."""
+
+    def __init__(self, job: "Job"):
+        self.job = job
+
+    def __call__(self, input_ids, scores=None, **kwargs):
+        import torch
+
+        stop = self.job.cancelled.is_set() or time.perf_counter() > self.job.deadline
+        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+
+
+@dataclass
+class Job:
+    """One request's trip through the worker; events go back to the event loop as ('piece'|'done'|'error', value)."""
+
+    conversation: list[dict]
+    settings: dict
+    loop: asyncio.AbstractEventLoop
+    deadline: float  # time.perf_counter() after which the answer is no longer wanted
+    events: asyncio.Queue = field(default_factory=asyncio.Queue)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    reply: Reply = field(default_factory=lambda: Reply(text="", prompt_tokens=0, completion_tokens=0))
+    queued_at: float = field(default_factory=time.perf_counter)
+    started_at: float | None = None
+
+    def emit(self, kind: str, value: Any = None) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.events.put_nowait, (kind, value))
+        except RuntimeError:  # the loop is closed: the server is shutting down
+            self.cancelled.set()
+
+
+class Worker:
+    """The single thread that owns the model; `submit` never blocks (a full queue raises `queue.Full`)."""
+
+    def __init__(self, engine: SpeechChat, max_queue: int):
+        self.engine = engine
+        self.jobs: queue.Queue[Job] = queue.Queue(maxsize=max_queue)
+        self.max_queue = max_queue
+        self.busy = False
+        self.served = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="voxlm-generate", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        while True:  # whoever still waits gets an answer rather than a hang
+            try:
+                job = self.jobs.get_nowait()
+            except queue.Empty:
+                break
+            job.cancelled.set()
+            job.emit("error", APIError(503, "the server is shutting down", type="server_error", code="shutting_down"))
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def submit(self, job: Job) -> None:
+        self.jobs.put_nowait(job)
+
+    def _run(self) -> None:
+        from transformers import StoppingCriteriaList
+
+        while not self._stop.is_set():
+            try:
+                job = self.jobs.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if job.cancelled.is_set() or time.perf_counter() > job.deadline:
+                continue  # its client left or its deadline passed while it waited
+            self.busy = True
+            job.started_at = time.perf_counter()
+            settings = dict(job.settings)
+            seed = settings.pop("seed", None)
+            settings["stopping_criteria"] = StoppingCriteriaList([_Cancelled(job)])
+            try:
+                if seed is not None:
+                    import torch
+
+                    torch.manual_seed(seed)
+                for piece in self.engine.stream(job.conversation, reply=job.reply, **settings):
+                    if not job.cancelled.is_set():
+                        job.emit("piece", piece)
+                    # once cancelled, keep draining: the stopping criterion ends generate at the next
+                    # token, and the engine joins its thread, so two generations never overlap
+                job.emit("done", job.reply)
+            except (AudioError, ValueError) as error:
+                job.emit("error", APIError(400, str(error), code="invalid_input"))
+            except Exception as error:  # the server must keep serving whatever one request did
+                job.emit("error", APIError(500, f"generation failed: {type(error).__name__}: {error}",
+                                           type="server_error", code="generation_failed"))
+            finally:
+                self.busy = False
+                self.served += 1
+
+
+# ---- request -> conversation -------------------------------------------------------------------
+
+
+def decode_audio(audio: InputAudio, param: str, max_audio_seconds: float) -> np.ndarray:
+    """base64 audio -> 16 kHz float32 mono `[samples]`; every failure is a 400 naming the part."""
+    fmt = audio.format.lower().strip().lstrip(".")
+    formats = supported_formats()
+    if fmt not in formats:
+        raise APIError(400, f"unsupported audio format {audio.format!r}; supported: {', '.join(formats)}",
+                       param=f"{param}.format", code="unsupported_audio_format")
+    data = audio.data
+    if data.startswith("data:") and "," in data[:200]:
+        data = data.split(",", 1)[1]
+    try:
+        raw = base64.b64decode("".join(data.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise APIError(400, "input_audio.data is not valid base64", param=f"{param}.data", code="invalid_base64") from None
+    if not raw:
+        raise APIError(400, "input_audio.data is empty", param=f"{param}.data", code="invalid_audio")
+    try:
+        wave = load_audio(raw)
+    except AudioError as error:
+        message = str(error).replace("audio bytes: ", "")
+        raise APIError(400, f"input_audio.data could not be decoded as {fmt} audio: {message}",
+                       param=f"{param}.data", code="invalid_audio") from None
+    seconds = wave.size / SAMPLING_RATE
+    if seconds > max_audio_seconds:
+        raise APIError(400, f"audio is {seconds:.1f} s long; this server accepts at most {max_audio_seconds:g} s per clip "
+                       "(split the recording)", param=f"{param}.data", code="audio_too_long")
+    return wave
+
+
+def to_conversation(request: ChatRequest, audio_token: str, max_audio_seconds: float) -> list[dict]:
+    """OpenAI messages -> the engine's conversation (audio decoded to arrays). Runs in a thread: decoding is CPU work."""
+    conversation = []
+    for i, message in enumerate(request.messages):
+        role = "system" if message.role == "developer" else message.role
+        if isinstance(message.content, str):
+            parts: list = [TextPart(type="text", text=message.content)]
+        else:
+            parts = message.content
+        if not parts:
+            raise APIError(400, "content must not be empty", param=f"messages[{i}].content", code="invalid_value")
+        content = []
+        for j, part in enumerate(parts):
+            param = f"messages[{i}].content" + ("" if isinstance(message.content, str) else f"[{j}]")
+            if isinstance(part, TextPart):
+                if audio_token in part.text:
+                    raise APIError(400, f"text may not contain the model's audio placeholder {audio_token!r}",
+                                   param=param, code="invalid_value")
+                content.append({"type": "text", "text": part.text})
+            else:
+                if role != "user":
+                    raise APIError(400, f"audio is accepted in user messages only, not in {message.role!r} ones",
+                                   param=param, code="invalid_value")
+                wave = decode_audio(part.input_audio, f"{param}.input_audio", max_audio_seconds)
+                content.append({"type": "audio", "audio": wave})
+        conversation.append({"role": role, "content": content})
+    return conversation
+
+
+def generation_settings(request: ChatRequest, default_max_tokens: int) -> dict:
+    settings: dict = {"max_new_tokens": request.max_completion_tokens or request.max_tokens or default_max_tokens}
+    if request.temperature:  # None or 0 -> greedy, the engine's default
+        settings.update(do_sample=True, temperature=request.temperature)
+        if request.top_p is not None:
+            settings["top_p"] = request.top_p
+    if request.seed is not None:
+        settings["seed"] = request.seed
+    return settings
+
+
+# ---- the app -----------------------------------------------------------------------------------
+
+
+class BodyLimit:
+    """ASGI middleware: bodies over `max_bytes` get a 413 before any of them is parsed or kept in memory."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        too_big = declared is not None and declared.isdigit() and int(declared) > self.max_bytes
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.max_bytes:
+                too_big = True
+            if not too_big:
+                chunks.append(body)
+            # An oversized body is still read (and dropped) up to a bound, so the client gets to see the
+            # 413 instead of a connection reset halfway through its upload.
+            if not message.get("more_body", False) or size > 8 * self.max_bytes:
+                break
+        if too_big:
+            amount = f"over {size / 1e6:.1f}" if size > 8 * self.max_bytes else f"{size / 1e6:.1f}"
+            error = APIError(413, f"request body is {amount} MB; "
+                             f"the limit is {self.max_bytes / 1e6:.1f} MB (send shorter or compressed audio, e.g. 16 kHz mono)",
+                             code="request_too_large")
+            return await error.response()(scope, receive, send)
+        body, replayed = b"".join(chunks), False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def create_app(
+    engine: SpeechChat,
+    *,
+    max_request_bytes: int = 32 * 2**20,
+    max_audio_seconds: float | None = None,
+    request_timeout_s: float = 120.0,
+    max_queue: int = 32,
+    model_name: str = "voxlm",
+) -> FastAPI:
+    """The HTTP app around one engine. `max_audio_seconds=None` takes the model's own limit;
+    `max_queue` counts requests waiting behind the one being generated."""
+    max_audio_seconds = min(max_audio_seconds or float("inf"), engine.processor.max_audio_seconds)
+    worker = Worker(engine, max_queue)
+    created = int(time.time())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        worker.start()
+        yield
+        await asyncio.to_thread(worker.stop)
+
+    # No /docs: Swagger UI would pull its scripts from a CDN; /openapi.json describes the API.
+    app = FastAPI(title="voxlm", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.worker = worker
+
+    @app.exception_handler(APIError)
+    async def _api_error(request: Request, exc: APIError):
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        return validation_error(exc).response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        kind = "not_found" if exc.status_code == 404 else "method_not_allowed" if exc.status_code == 405 else None
+        message = f"no route {request.method} {request.url.path}" if kind else str(exc.detail)
+        return APIError(exc.status_code, message, code=kind, headers=getattr(exc, "headers", None)).response()
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        return APIError(500, f"internal error: {type(exc).__name__}: {exc}", type="server_error").response()
+
+    @app.get("/health")
+    async def health():
+        return {"status": "ok", "model": model_name, "busy": worker.busy, "waiting": worker.jobs.qsize(),
+                "max_queue": max_queue, "served": worker.served}
+
+    @app.get("/v1/models")
+    async def models():
+        return {"object": "list", "data": [{"id": model_name, "object": "model", "created": created, "owned_by": "voxlm"}]}
+
+    @app.get("/", include_in_schema=False)
+    async def index():
+        return FileResponse(STATIC / "index.html")
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(body: ChatRequest, request: Request):
+        deadline = time.perf_counter() + request_timeout_s
+        if body.model is not None and body.model != model_name:
+            raise APIError(404, f"model {body.model!r} is not served here; use {model_name!r} (see GET /v1/models)",
+                           param="model", code="model_not_found")
+        busy = APIError(503, f"the server is busy: {max_queue} requests are already waiting; retry in a few seconds",
+                        type="server_error", code="queue_full", headers={"Retry-After": "2"})
+        if worker.jobs.full():  # shed load before spending time on decoding audio
+            raise busy
+        conversation = await asyncio.to_thread(to_conversation, body, engine.processor.audio_token, max_audio_seconds)
+        job = Job(conversation, generation_settings(body, engine.max_new_tokens), asyncio.get_running_loop(), deadline)
+        try:
+            worker.submit(job)
+        except queue.Full:
+            raise busy from None
+        completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        disconnected = asyncio.create_task(_wait_for_disconnect(request))
+        try:
+            # The first event decides the status code: an input error or a timeout in the queue is still a 4xx/5xx.
+            first = await _next_event(job, deadline, disconnected)
+        except BaseException:
+            job.cancelled.set()
+            disconnected.cancel()
+            raise
+        if first[0] == "error":
+            disconnected.cancel()
+            raise first[1]
+        if body.stream:
+            disconnected.cancel()  # from here the streaming response notices a departed client itself
+            include_usage = bool(body.stream_options and body.stream_options.include_usage)
+            return StreamingResponse(
+                _sse(job, first, deadline, completion_id, model_name, include_usage),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        try:
+            event = first
+            while event[0] == "piece":
+                event = await _next_event(job, deadline, disconnected)
+        finally:
+            job.cancelled.set()  # a no-op when done; stops generation on timeout or disconnect
+            disconnected.cancel()
+        if event[0] == "error":
+            raise event[1]
+        reply: Reply = event[1]
+        return {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model_name,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text},
+                         "finish_reason": reply.finish_reason, "logprobs": None}],
+            "usage": _usage(reply),
+            "timings": _timings(job),
+        }
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(BodyLimit, max_bytes=max_request_bytes)
+    return app
+
+
+async def _wait_for_disconnect(request: Request) -> None:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _next_event(job: Job, deadline: float, disconnected: asyncio.Task | None) -> tuple[str, Any]:
+    """The job's next event, or an error event when the deadline passes or the client leaves."""
+    getter = asyncio.ensure_future(job.events.get())
+    remaining = deadline - time.perf_counter()
+    waiting = {getter} if disconnected is None else {getter, disconnected}
+    done, _ = await asyncio.wait(waiting, timeout=max(remaining, 0), return_when=asyncio.FIRST_COMPLETED)
+    if getter in done:
+        return getter.result()
+    getter.cancel()
+    job.cancelled.set()
+    if disconnected is not None and disconnected in done:
+        return ("error", APIError(499, "client closed the request", code="client_closed"))
+    where = "waiting in the queue" if job.started_at is None else "generating"
+    return ("error", APIError(504, f"request timed out after {deadline - job.queued_at:.0f} s ({where}); "
+                              "ask for fewer tokens or retry when the server is less busy",
+                              type="server_error", code="timeout"))
+
+
+def _usage(reply: Reply) -> dict:
+    return {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
+            "total_tokens": reply.prompt_tokens + reply.completion_tokens}
+
+
+def _timings(job: Job) -> dict:
+    """Server-side seconds (beyond OpenAI's schema; clients ignore it): queue wait, first token, total."""
+    start = job.started_at or job.queued_at
+    return {"queue_s": round(start - job.queued_at, 4),
+            "first_token_s": None if job.reply.seconds_to_first_token is None else round(job.reply.seconds_to_first_token, 4),
+            "total_s": round(job.reply.seconds_total, 4)}
+
+
+async def _sse(job: Job, first: tuple, deadline: float, completion_id: str, model_name: str,
+               include_usage: bool) -> AsyncIterator[str]:
+    """OpenAI chunk events: the role, one chunk per piece, the finish reason, (usage), then `[DONE]`.
+
+    A client that leaves makes the response fail at its next write, which closes this generator and
+    cancels the job (the `finally`).
+    """
+    created = int(time.time())
+
+    def event(choices: list, **extra) -> str:
+        payload = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model_name,
+                   "choices": choices, **extra}
+        return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+    def delta(content: dict, finish_reason: str | None = None) -> str:
+        return event([{"index": 0, "delta": content, "finish_reason": finish_reason, "logprobs": None}])
+
+    try:
+        yield delta({"role": "assistant", "content": ""})
+        current = first
+        while current[0] == "piece":
+            yield delta({"content": current[1]})
+            current = await _next_event(job, deadline, None)
+        if current[0] == "error":
+            # The 200 headers are gone already: the error travels as an event, which OpenAI's clients raise.
+            yield f"data: {json.dumps(current[1].body())}\n\n"
+        else:
+            reply: Reply = current[1]
+            yield delta({}, reply.finish_reason)
+            if include_usage:
+                yield event([], usage=_usage(reply))
+        yield "data: [DONE]\n\n"
+    finally:
+        job.cancelled.set()
+
+
+# ---- running it --------------------------------------------------------------------------------
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int | None = None,
+                    startup_timeout: float = 30.0) -> Iterator[str]:
+    """Run `app` under uvicorn in a background thread (tests, benchmarks); yields its base URL and stops it on exit."""
+    import uvicorn
+
+    port = port or free_port(host)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, name="voxlm-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError(f"uvicorn did not start on {host}:{port} within {startup_timeout:g} s")
+        time.sleep(0.02)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+# ---- the CLI verb ------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="VoxLM checkpoint folder (default: the embedded default model)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--max-new-tokens", type=int, default=256, help="answer length when a request sets no max_tokens")
+    parser.add_argument("--max-queue", type=int, default=32, help="requests allowed to wait; more get 503")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per request, queue wait included")
+    parser.add_argument("--max-request-mb", type=float, default=32.0, help="largest request body (base64 audio included)")
+    parser.add_argument("--max-audio-seconds", type=float, default=None, help="longest clip (default: the model's limit)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the model once, then serve until Ctrl-C."""
+    import uvicorn
+
+    engine = SpeechChat.load(args.model, max_new_tokens=args.max_new_tokens)
+    name = f"voxlm-{Path(args.model).resolve().name}" if args.model else "voxlm-default"
+    app = create_app(engine, max_request_bytes=int(args.max_request_mb * 2**20), max_audio_seconds=args.max_audio_seconds,
+                     request_timeout_s=args.timeout, max_queue=args.max_queue, model_name=name)
+    print(f"voxlm serve: {name} at http://{args.host}:{args.port}/ (API: /v1/chat/completions)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":  # `python -m voxlm.serve.server ...`, the same as `voxlm serve ...`
+    import sys
+
+    _parser = argparse.ArgumentParser(prog="voxlm serve", description="OpenAI-compatible speech chat server")
+    add_arguments(_parser)
+    sys.exit(run(_parser.parse_args()))
