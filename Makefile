@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
-APT_PACKAGES := ffmpeg espeak-ng flite asterisk-moh-opsound-wav chromium
+APT_PACKAGES := ffmpeg espeak-ng flite asterisk-moh-opsound-wav chromium fortunes dict-gcide
 
 .PHONY: install system-packages python-packages weights demo test test-fast clean
 

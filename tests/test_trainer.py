@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 
 import numpy as np
@@ -10,7 +9,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from voxlm.data.examples import Example, ExampleDataset, collate_examples, read_examples, write_examples
+from voxlm.data.collate import VoxLMCollator
+from voxlm.data.examples import Example, ExampleDataset, read_examples, write_examples
 from voxlm.train.config import load_config
 from voxlm.train.trainer import Trainer
 
@@ -43,7 +43,7 @@ def make_trainer(make_tiny, data, out, waves=False, **overrides):
     config = load_config(None, [f"{k}={json.dumps(v)}" for k, v in settings.items()])
     lookup = {"wave": lambda ref: str(data_file.parent / ref)} if waves else {"frames": frames}
     dataset = ExampleDataset(read_examples(data_file), processor, teacher=config.kl_weight > 0, **lookup)
-    collate = functools.partial(collate_examples, pad_token_id=processor.tokenizer.pad_token_id)
+    collate = VoxLMCollator(pad_token_id=processor.tokenizer.pad_token_id)
     return Trainer(config, model, processor, dataset, dataset, collate, log=lambda *_: None)
 
 

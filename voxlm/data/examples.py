@@ -163,36 +163,6 @@ class ExampleDataset(Dataset):
         return item
 
 
-def _pad(rows: list[torch.Tensor], value: int) -> torch.Tensor:
-    width = max(len(r) for r in rows)
-    return torch.stack([torch.cat([r, r.new_full((width - len(r),), value)]) for r in rows])
-
-
-def collate_examples(items: list[dict], pad_token_id: int) -> dict:
-    """Right-pad token rows; concatenate audio windows in item order (= placeholder order in the batch)."""
-    batch = {
-        "input_ids": _pad([i["input_ids"] for i in items], pad_token_id),
-        "labels": _pad([i["labels"] for i in items], -100),
-        "attention_mask": _pad([torch.ones_like(i["input_ids"]) for i in items], 0),
-    }
-    lengths = [i["audio_lengths"] for i in items if "audio_lengths" in i]
-    if lengths:
-        batch["audio_lengths"] = torch.cat(lengths)
-    if any("audio_frames" in i for i in items):
-        windows = [w for i in items for w in i.get("audio_frames", [])]
-        frames = torch.zeros(len(windows), max(len(w) for w in windows), windows[0].shape[1])
-        for row, window in enumerate(windows):
-            frames[row, : len(window)] = window
-        batch["audio_frames"] = frames
-    elif any("input_features" in i for i in items):
-        batch["input_features"] = torch.cat([i["input_features"] for i in items if "input_features" in i])
-    if "teacher_input_ids" in items[0]:
-        batch["teacher_input_ids"] = _pad([i["teacher_input_ids"] for i in items], pad_token_id)
-        batch["teacher_labels"] = _pad([i["teacher_labels"] for i in items], -100)
-        batch["teacher_attention_mask"] = _pad([torch.ones_like(i["teacher_input_ids"]) for i in items], 0)
-    return batch
-
-
 def iter_examples(paths: Iterable[str | Path]) -> Iterator[Example]:
     for path in paths:
         yield from read_examples(path)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import functools
 from pathlib import Path
 
-from ..data.examples import ExampleDataset, collate_examples, read_examples
+from ..data.collate import VoxLMCollator
+from ..data.examples import ExampleDataset, read_examples
 from .config import TrainConfig, load_config
 from .trainer import Trainer, build_model
 
@@ -34,7 +34,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         raise ValueError("the recipe names no train_data (JSONL examples: make them with `voxlm imitate` or `voxlm interleave`)")
     model, processor = build_model(config)
     train_set, eval_set = build_datasets(config, processor)
-    collate = functools.partial(collate_examples, pad_token_id=processor.tokenizer.pad_token_id)
+    collate = VoxLMCollator(pad_token_id=processor.tokenizer.pad_token_id)
     return Trainer(config, model, processor, train_set, eval_set, collate).fit(resume=resume)
 
 
