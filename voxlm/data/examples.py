@@ -8,7 +8,8 @@ One line per example:
          {"type": "audio", "audio": "<clip id or path>", "text": "<its transcript>"}]}],
      "response": "<what the model should answer>"}
 
-Audio parts name a clip in a synth dataset (`voxlm synth`, with cached frames from `voxlm
+InSerter samples (`voxlm interleave`, records with `segments`, see interleave.py) may share a file
+with them. Audio parts name a clip in a synth dataset (`voxlm synth`, with cached frames from `voxlm
 features`) or an audio file (relative to the JSONL). The transcript in `text` lets the same
 example be shown to the text LLM as a teacher (KL distillation) and to the text baseline.
 """
@@ -26,6 +27,7 @@ from torch.utils.data import Dataset
 
 from ..model import VoxLMProcessor
 from ..model.processing_voxlm import WINDOW_FRAMES, window_frames
+from .interleave import InterleavedSample, build_inputs
 
 
 @dataclass
@@ -70,8 +72,8 @@ def _check(record: object, where: str) -> Example:
     return Example(id=str(record["id"]), messages=record["messages"], response=str(record["response"]))
 
 
-def read_examples(path: str | Path) -> list[Example]:
-    """Parse a JSONL file of examples; a malformed line raises naming its line number."""
+def read_examples(path: str | Path) -> list["Example | InterleavedSample"]:
+    """Parse a JSONL file of examples (chat form, or InSerter samples with `segments`); errors name the line."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"example file {path} not found (the data steps `voxlm imitate` / `voxlm interleave` write them)")
@@ -84,7 +86,13 @@ def read_examples(path: str | Path) -> list[Example]:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
                 raise ValueError(f"{path}:{number}: not valid JSON ({error.msg})") from None
-            examples.append(_check(record, f"{path}:{number}"))
+            if isinstance(record, dict) and "segments" in record:
+                try:
+                    examples.append(InterleavedSample.from_dict(record))
+                except (KeyError, TypeError) as error:
+                    raise ValueError(f"{path}:{number}: not an interleaved sample ({error})") from None
+            else:
+                examples.append(_check(record, f"{path}:{number}"))
     return examples
 
 
@@ -133,8 +141,21 @@ class ExampleDataset(Dataset):
         ids = self.processor.tokenizer(response, add_special_tokens=False).input_ids[: self.max_target_tokens]
         return self.processor.tokenizer.decode(ids)
 
+    def _interleaved(self, sample: InterleavedSample) -> dict:
+        if self.teacher:
+            raise ValueError(f"kl_weight > 0 needs chat examples with transcripts; InSerter sample {sample.doc_id!r} has no "
+                             "teacher view (set kl_weight=0 for the inserter recipe)")
+        refs = [segment.audio for segment in sample.speech_segments]
+        if self.frames is not None:
+            clips = [np.asarray(self.frames[ref], dtype=np.float32) for ref in refs]
+        else:
+            clips = [self.processor.load(self.wave(ref), 16_000) for ref in refs]
+        return build_inputs(sample, clips, self.processor)
+
     def __getitem__(self, index: int) -> dict:
         example = self.examples[index]
+        if isinstance(example, InterleavedSample):
+            return self._interleaved(example)
         processor = self.processor
         prompt, refs = processor.apply_chat_template(example.messages)
         target = self._target(example.response)

@@ -37,6 +37,7 @@ class Plan:
     clips: list[tuple[str, str]]  # (clip id, text to speak)
     max_new_tokens: int
     meta: dict = field(default_factory=dict)
+    known_answer: str | None = None  # set when no teacher is needed (a transcript is its own answer)
 
 
 def _rng(*parts) -> random.Random:
@@ -69,7 +70,9 @@ def plan_mtbi(passages: Iterable[dict], split: str = "train", per_passage: int =
             prompt = {"type": "text", "text": wording}
             content = [prompt, *content] if TASKS[task].before else [*content, prompt]
             example = Example(id=f"{pid}/{task}/{n}", messages=[{"role": "user", "content": content}], response="")
-            yield Plan(example, [clip], TASKS[task].max_new_tokens, {"task": task, "variant": variant, "split": split})
+            # The text LLM asked to "transcribe" a transcript can only copy it (or drift): use the gold text.
+            known = clip[1] if task == "transcribe" else None
+            yield Plan(example, [clip], TASKS[task].max_new_tokens, {"task": task, "variant": variant, "split": split}, known)
 
 
 def plan_instruct(instructions: Iterable[dict], constraint_rate: float = 0.5, seed: int = 0,
@@ -144,7 +147,9 @@ def imitate(plans: Iterable[Plan], teacher: Teacher, out_dir: str | Path, chunk_
             done_before += len(chunk)
             bar.update(len(chunk))
             continue
-        answers = teacher.answer([p.example.as_text() for p in chunk], [p.max_new_tokens for p in chunk])
+        asked = [p for p in chunk if p.known_answer is None]
+        replies = iter(teacher.answer([p.example.as_text() for p in asked], [p.max_new_tokens for p in asked]))
+        answers = [p.known_answer if p.known_answer is not None else next(replies) for p in chunk]
         records = []
         for plan, answer in zip(chunk, answers):
             record = {**vars(plan.example), "response": answer, **plan.meta}

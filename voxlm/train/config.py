@@ -31,8 +31,10 @@ class TrainConfig:
     """Example files (JSONL, see voxlm/data/examples.py) to train on."""
     eval_data: list = field(default_factory=list)
     """Held-out example files for the eval loss."""
-    features: str | None = None
-    """Cached encoder-frame store (`voxlm features`); without it audio is encoded on the fly."""
+    speech_data: str | None = None
+    """`voxlm synth` folder holding the clips examples name; without it, audio refs are files next to the JSONL."""
+    cached_features: bool = True
+    """Read encoder frames cached by `voxlm features` (fast) instead of encoding the clips every step."""
     output_dir: str = "runs/custom"
     seed: int = 0
     batch_size: int = 4

@@ -11,20 +11,24 @@ from .config import TrainConfig, load_config
 from .trainer import Trainer, build_model
 
 
-def audio_lookups(config: TrainConfig, data_file: Path) -> dict:
-    """How example audio refs resolve: cached frames, a synth dataset's waves, or files next to the JSONL."""
-    if config.features:
-        from ..data.features import FeatureStore
+def audio_lookups(config: TrainConfig, data_file: Path, audio_model: str) -> dict:
+    """How example audio refs resolve: cached frames or waves of a synth folder, or files next to the JSONL."""
+    from ..data.features import AudioStore, FeatureStore
 
-        return {"frames": FeatureStore(config.features)}
+    if config.speech_data and config.cached_features:
+        return {"frames": FeatureStore(config.speech_data, audio_model=audio_model)}
+    if config.speech_data:
+        store = AudioStore(config.speech_data)
+        return {"wave": lambda ref: store[ref][0]}
     return {"wave": lambda ref: str((data_file.parent / ref).resolve())}
 
 
-def build_datasets(config: TrainConfig, processor) -> tuple[ExampleDataset, ExampleDataset | None]:
+def build_datasets(config: TrainConfig, processor, processor_audio_model: str) -> tuple[ExampleDataset, ExampleDataset | None]:
     def dataset(paths: list[str]) -> ExampleDataset:
         examples = [e for p in paths for e in read_examples(p)]
         return ExampleDataset(examples, processor, max_target_tokens=config.max_target_tokens,
-                              teacher=config.kl_weight > 0, **audio_lookups(config, Path(paths[0])))
+                              teacher=config.kl_weight > 0,
+                              **audio_lookups(config, Path(paths[0]), processor_audio_model))
 
     return dataset(config.train_data), dataset(config.eval_data) if config.eval_data else None
 
@@ -33,7 +37,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     if not config.train_data:  # checked before the model takes seconds to load
         raise ValueError("the recipe names no train_data (JSONL examples: make them with `voxlm imitate` or `voxlm interleave`)")
     model, processor = build_model(config)
-    train_set, eval_set = build_datasets(config, processor)
+    train_set, eval_set = build_datasets(config, processor, model.config.audio_model)
     collate = VoxLMCollator(pad_token_id=processor.tokenizer.pad_token_id)
     return Trainer(config, model, processor, train_set, eval_set, collate).fit(resume=resume)
 

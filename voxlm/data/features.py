@@ -1,0 +1,508 @@
+"""`voxlm features`: frozen Whisper encoder frames, computed once per clip and cached next to the audio.
+
+    voxlm features data/speech --audio-model whisper-tiny.en --batch-size 8
+    store = FeatureStore("data/speech")            # or data/speech/features-whisper-tiny.en
+    frames = store["fortunes:123"]                 # float16 [frames, dim], trimmed to the real length
+
+The speech encoder is frozen, so its output for a clip never changes: training reads these cached
+frames (`VoxLMModel.forward(audio_frames=..., audio_lengths=...)`) instead of spending ~0.4 s per
+clip (tiny.en, 2 CPU cores) on the encoder at every epoch.
+
+On disk, for `voxlm synth` output `SYNTH_DIR/`:
+    SYNTH_DIR/features-<audio_model>/shard-00000/   one per audio shard, the same rows in the same order
+    SYNTH_DIR/features-<audio_model>/features.json  model, dim, counts, clips/s of the last run
+Columns: id, frames (float16 list: the `[num_frames, dim]` matrix flattened row-major), num_frames.
+Shards follow the rules of `voxlm.data.synth`: written to a temporary folder and renamed, skipped on
+a rerun, rebuilt when unreadable or when their audio shard or the encoder changed.
+
+Frames per clip: Whisper reads 30 s windows padded to 3000 mel frames and outputs 1500 frames (50/s);
+only the first `encoder_frames(window_samples)` of each window are real and kept. A clip longer than
+30 s is cut into consecutive 30 s windows exactly as `VoxLMProcessor.windows` does, each window is
+encoded on its own, and the trimmed frames are concatenated: every window but the last contributes
+exactly 1500 frames, so `split_windows(frames)` recovers the per-window matrices (one `audio_frames`
+row each, as the processor feeds them to the model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..audio.io import SAMPLING_RATE
+from .synth import (
+    FORMAT_VERSION,
+    MANIFEST,
+    SHARD_RECORD,
+    check_shard,
+    clean_partial,
+    list_array,
+    owned_shards,
+    read_shard_record,
+    shard_name,
+    write_json_atomically,
+    write_shard_atomically,
+)
+
+__all__ = [
+    "FeatureStore", "AudioStore", "compute_features", "encode_clips", "split_windows", "features_dir",
+    "add_features_arguments", "run_features", "WINDOW_FRAMES",
+]
+
+WINDOW_FRAMES = 1500  # encoder frames per full 30 s window
+FEATURES_RECORD = "features.json"
+
+
+def features_dir(synth_dir: str | os.PathLike, audio_model: str) -> Path:
+    """Where the frames of `audio_model` for a synth folder live: `SYNTH_DIR/features-<name>`."""
+    return Path(synth_dir) / f"features-{_model_name(audio_model)}"
+
+
+def _model_name(audio_model: str) -> str:
+    """An asset name as is; a local folder by its last component."""
+    return Path(audio_model).name if ("/" in audio_model or os.sep in audio_model) else audio_model
+
+
+def split_windows(frames: np.ndarray) -> list[np.ndarray]:
+    """A clip's cached frames `[frames, dim]` -> one `[<=1500, dim]` matrix per 30 s encoder window."""
+    return [frames[i : i + WINDOW_FRAMES] for i in range(0, len(frames), WINDOW_FRAMES)] or [frames]
+
+
+# ---- reading Arrow shards without Python lists ----------------------------------------------
+
+
+class _ListColumn:
+    """Row i of a `list<number>` Arrow column as a numpy view of the memory-mapped values (no copy)."""
+
+    def __init__(self, column):
+        self.values, self.offsets, self.starts = [], [], [0]
+        for chunk in column.chunks:
+            # `values` ignores a sliced chunk's offset; `offsets` honours it, so together they are exact.
+            self.values.append(chunk.values.to_numpy(zero_copy_only=True))
+            self.offsets.append(chunk.offsets.to_numpy())
+            self.starts.append(self.starts[-1] + len(chunk))
+
+    def __getitem__(self, row: int) -> np.ndarray:
+        c = int(np.searchsorted(self.starts, row, side="right")) - 1
+        i = row - self.starts[c]
+        off = self.offsets[c]
+        return self.values[c][off[i] : off[i + 1]]
+
+
+class _Shard:
+    """One `save_to_disk` folder opened memory-mapped (lazily, so a store pickles to DataLoader workers)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._table = None
+        self._columns: dict[str, object] = {}
+
+    @property
+    def table(self):
+        if self._table is None:
+            import datasets
+
+            from .synth import _quiet_datasets
+
+            with _quiet_datasets():
+                self._table = datasets.load_from_disk(str(self.folder)).data.table
+        return self._table
+
+    def list_column(self, name: str) -> _ListColumn:
+        if name not in self._columns:
+            self._columns[name] = _ListColumn(self.table.column(name))
+        return self._columns[name]
+
+    def scalar(self, name: str, row: int):
+        return self.table.column(name)[row].as_py()
+
+    def __getstate__(self):
+        return {"folder": self.folder}
+
+    def __setstate__(self, state):
+        self.__init__(state["folder"])
+
+
+def _synth_shard_count(synth_dir: Path) -> int:
+    """Number of audio shards the synth job has (from its manifest, else the folders present)."""
+    try:
+        return json.loads((synth_dir / MANIFEST).read_text())["shards"]
+    except (OSError, ValueError, KeyError):
+        found = [int(p.name.split("-")[1]) for p in synth_dir.glob("shard-[0-9]*") if p.is_dir()]
+        return max(found) + 1 if found else 0
+
+
+class _IdIndex:
+    """id -> (shard, row) over the complete shards of a folder."""
+
+    def __init__(self, folder: Path, missing_hint: str):
+        self.folder = folder
+        self.missing_hint = missing_hint
+        self.shards: list[_Shard] = []
+        self.records: list[dict] = []
+        self.where: dict[str, tuple[int, int]] = {}
+        for path in sorted(folder.glob("shard-[0-9]*")):
+            record = read_shard_record(path)
+            if record is None:  # a shard being replaced, or damaged: `voxlm synth/features` rebuilds it
+                continue
+            s = len(self.shards)
+            self.shards.append(_Shard(path))
+            self.records.append(record)
+            for row, rid in enumerate(record["ids"]):
+                if rid in self.where:
+                    raise ValueError(f"id {rid!r} appears twice in {folder} ({self.shards[self.where[rid][0]].folder.name}"
+                                     f" and {path.name})")
+                self.where[rid] = (s, row)
+
+    def locate(self, rid: str) -> tuple[_Shard, int]:
+        try:
+            s, row = self.where[rid]
+        except KeyError:
+            raise KeyError(f"no clip {rid!r} in {self.folder} ({len(self.where)} clips there): "
+                           f"{self.missing_hint}") from None
+        return self.shards[s], row
+
+    def ids(self) -> list[str]:
+        return list(self.where)
+
+    def drop(self, shard: _Shard) -> None:
+        s = self.shards.index(shard)
+        self.where = {rid: loc for rid, loc in self.where.items() if loc[0] != s}
+
+
+def _audio_identity(audio_record: dict) -> dict:
+    """What a feature shard was computed from: its audio shard's fingerprint and files."""
+    return {"fingerprint": audio_record["fingerprint"], "files": audio_record["files"]}
+
+
+class FeatureStore:
+    """Cached encoder frames by clip id, memory-mapped: `store[id]` -> float16 `[frames, dim]`.
+
+    `path` is a features folder (`SYNTH_DIR/features-<model>`) or the synth folder itself (then
+    `audio_model` picks the features folder; optional when there is only one). Picklable: the
+    shards reopen lazily in each DataLoader worker.
+    """
+
+    def __init__(self, path: str | os.PathLike, audio_model: str | None = None):
+        path = Path(path)
+        if (path / FEATURES_RECORD).is_file() or path.name.startswith("features-"):
+            root, synth_dir = path, path.parent
+        else:
+            synth_dir = path
+            found = sorted(p for p in path.glob("features-*") if p.is_dir())
+            if audio_model is not None:
+                root = features_dir(path, audio_model)
+            elif len(found) == 1:
+                root = found[0]
+            elif found:
+                raise ValueError(f"{path} has features of several models ({', '.join(p.name for p in found)}): "
+                                 f"pass audio_model")
+            else:
+                root = features_dir(path, "whisper-tiny.en")
+        model = root.name[len("features-"):] if root.name.startswith("features-") else "whisper-tiny.en"
+        self.command = f"voxlm features {synth_dir} --audio-model {model}"
+        if not root.is_dir():
+            raise FileNotFoundError(f"{root}: no cached encoder features; make them with `{self.command}`")
+        self.path = root
+        self._index = _IdIndex(root, f"make missing features with `{self.command}` (after `voxlm synth` made the clip)")
+        dims = {r["dim"] for r in self._index.records}
+        if len(dims) > 1:
+            raise ValueError(f"{root}: shards disagree on the frame dimension ({sorted(dims)}); rerun `{self.command}`")
+        self.dim: int | None = dims.pop() if dims else None
+        expected = _synth_shard_count(synth_dir)
+        self.missing_shards = [k for k in range(expected) if not (root / shard_name(k) / SHARD_RECORD).is_file()]
+        # Features of an audio shard that was rebuilt since are stale: left out, as if missing.
+        self.stale_shards = []
+        for shard, record in zip(list(self._index.shards), list(self._index.records)):
+            audio = read_shard_record(synth_dir / shard.folder.name)
+            if audio is not None and record.get("audio_shard") != _audio_identity(audio):
+                self.stale_shards.append(record["shard"])
+                self._index.drop(shard)
+        if self.stale_shards:
+            self._index.missing_hint = (f"shards {self.stale_shards} are stale (their audio was rebuilt); "
+                                        + self._index.missing_hint)
+
+    def __getitem__(self, rid: str) -> np.ndarray:
+        shard, row = self._index.locate(rid)
+        flat = shard.list_column("frames")[row]
+        return np.array(flat.reshape(-1, self.dim))  # a writable copy; the view would pin the memory map
+
+    def num_frames(self, rid: str) -> int:
+        """Frames of a clip without reading them (for length bucketing)."""
+        shard, row = self._index.locate(rid)
+        return int(shard.scalar("num_frames", row))
+
+    def __contains__(self, rid: object) -> bool:
+        return rid in self._index.where
+
+    def __len__(self) -> int:
+        return len(self._index.where)
+
+    def ids(self) -> list[str]:
+        return self._index.ids()
+
+    def __repr__(self) -> str:
+        return f"FeatureStore({str(self.path)!r}, {len(self)} clips, dim {self.dim})"
+
+
+class AudioStore:
+    """The synthesized clips by id, memory-mapped: `store[id]` -> (wave float32 `[samples]` 16 kHz, text, voice).
+
+    For on-the-fly use (augmenting or encoding at training time) where cached frames do not fit.
+    """
+
+    def __init__(self, synth_dir: str | os.PathLike):
+        self.path = Path(synth_dir)
+        if not self.path.is_dir():
+            raise FileNotFoundError(f"{self.path}: no synthesized speech; make it with "
+                                    f"`voxlm synth REQUESTS.jsonl {self.path}`")
+        self._index = _IdIndex(self.path, f"make missing clips with `voxlm synth REQUESTS.jsonl {self.path}` "
+                                          "(skipped requests are listed in its manifest.json)")
+
+    def __getitem__(self, rid: str) -> tuple[np.ndarray, str, str]:
+        shard, row = self._index.locate(rid)
+        wave = np.array(shard.list_column("audio")[row])
+        return wave, shard.scalar("text", row), shard.scalar("voice", row)
+
+    def record(self, rid: str) -> dict:
+        """Every column of a clip (audio as a float32 array)."""
+        shard, row = self._index.locate(rid)
+        out = {name: shard.scalar(name, row) for name in shard.table.column_names if name != "audio"}
+        out["audio"] = np.array(shard.list_column("audio")[row])
+        return out
+
+    def __contains__(self, rid: object) -> bool:
+        return rid in self._index.where
+
+    def __len__(self) -> int:
+        return len(self._index.where)
+
+    def ids(self) -> list[str]:
+        return self._index.ids()
+
+
+# ---- computing features ----------------------------------------------------------------------
+
+
+def encode_clips(waves: Sequence[np.ndarray], encoder, feature_extractor, batch_size: int = 8,
+                 device: str | None = None) -> list[np.ndarray]:
+    """16 kHz clips -> their encoder frames, float16 `[encoder frames of the clip, dim]` each.
+
+    Windows (30 s pieces, `VoxLMProcessor.windows`) from all clips are batched `batch_size` at a
+    time through the encoder under `torch.no_grad`; each window's output `[1500, dim]` is trimmed to
+    `encoder_frames(window_samples)` and a clip's windows are concatenated.
+    """
+    import torch
+
+    from ..model.processing_voxlm import VoxLMProcessor, encoder_frames
+
+    param = next(encoder.parameters())
+    device = device or param.device
+    windows = [(c, w) for c, wave in enumerate(waves) for w in VoxLMProcessor.windows(np.asarray(wave, np.float32))]
+    pieces: list[list[np.ndarray]] = [[] for _ in waves]
+    for b in range(0, len(windows), batch_size):
+        batch = windows[b : b + batch_size]
+        # The same call as VoxLMProcessor, so cached frames equal what the model computes from audio.
+        mel = feature_extractor([w for _, w in batch], sampling_rate=SAMPLING_RATE, return_tensors="np",
+                                padding="max_length").input_features
+        with torch.no_grad():
+            hidden = encoder(torch.from_numpy(mel).to(device=device, dtype=param.dtype)).last_hidden_state
+        hidden = hidden.to(torch.float16).cpu().numpy()  # windows, 1500, dim
+        for (c, w), h in zip(batch, hidden):
+            pieces[c].append(h[: encoder_frames(w.size)])
+    dim = encoder.config.d_model
+    return [np.concatenate(p) if p else np.zeros((0, dim), np.float16) for p in pieces]
+
+
+def _encoder_identity(encoder, feature_extractor) -> str:
+    """A hash of the encoder's weights and the feature extractor's settings: cached frames depend on both."""
+    h = hashlib.sha256(feature_extractor.to_json_string().encode())
+    for name, tensor in sorted(encoder.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def load_encoder(audio_model: str, device: str | None = None):
+    """(WhisperEncoder in eval mode on `device`, WhisperFeatureExtractor) for an asset name or HF Whisper folder."""
+    import torch
+    from transformers import WhisperFeatureExtractor
+
+    from ..assets import resolve_model_path
+    from ..model.modeling_voxlm import load_whisper_encoder
+
+    path = resolve_model_path(audio_model)
+    encoder = load_whisper_encoder(path).eval()
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return encoder.to(device), WhisperFeatureExtractor.from_pretrained(path)
+
+
+def _features_table(ids: list[str], frames: list[np.ndarray]):
+    import pyarrow as pa
+    from datasets import Features, List, Value
+
+    features = Features({"id": Value("string"), "frames": List(Value("float16")), "num_frames": Value("int32")})
+    table = pa.table({
+        "id": pa.array(ids, pa.string()),
+        "frames": list_array([f.reshape(-1) for f in frames], np.float16),
+        "num_frames": pa.array([len(f) for f in frames], pa.int32()),
+    }, schema=features.arrow_schema)
+    return table, features
+
+
+def compute_features(
+    synth_dir: str | os.PathLike,
+    audio_model: str = "whisper-tiny.en",
+    *,
+    batch_size: int = 8,
+    device: str | None = None,
+    worker_index: int = 0,
+    num_machines: int = 1,
+    encoder=None,
+    feature_extractor=None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> dict:
+    """Cache the encoder frames of every clip of `synth_dir`; returns the features record (features.json).
+
+    `encoder`/`feature_extractor` override loading `audio_model` (which then only names the folder),
+    e.g. a tiny random WhisperEncoder in tests. Audio shards that are missing or unreadable are
+    reported and left for a later run (after `voxlm synth` finished them).
+    """
+    from tqdm.auto import tqdm
+
+    log = log or (lambda message: print(message, file=sys.stderr))
+    start = time.perf_counter()
+    synth = Path(synth_dir)
+    if not (synth / MANIFEST).is_file() and not any(synth.glob("shard-[0-9]*")):
+        raise FileNotFoundError(f"{synth}: not a `voxlm synth` output folder (no manifest.json, no shard-*/)")
+    if encoder is None:
+        encoder, loaded_extractor = load_encoder(audio_model, device)
+        feature_extractor = feature_extractor or loaded_extractor
+    elif feature_extractor is None:
+        raise ValueError("pass the feature_extractor that goes with the encoder")
+    encoder.eval()
+    identity = _encoder_identity(encoder, feature_extractor)
+    root = features_dir(synth, audio_model)
+    root.mkdir(parents=True, exist_ok=True)
+
+    num_shards = _synth_shard_count(synth)
+    jobs, reused, rebuilt, waiting = [], [], [], []
+    for k in owned_shards(num_shards, worker_index, num_machines):
+        audio_folder = synth / shard_name(k)
+        audio_state = check_shard(audio_folder)
+        if audio_state != "ok":
+            waiting.append({"shard": k, "audio": audio_state})
+            log(f"{audio_folder}: {audio_state}; its features wait for `voxlm synth` to (re)build it")
+            continue
+        audio_record = read_shard_record(audio_folder)
+        fingerprint = hashlib.sha256(json.dumps(
+            [FORMAT_VERSION, _audio_identity(audio_record), identity], sort_keys=True).encode()).hexdigest()
+        clean_partial(root, k)
+        state = check_shard(root / shard_name(k), fingerprint, ids=audio_record["ids"])
+        if state == "ok":
+            reused.append(k)
+            continue
+        if state != "missing":
+            log(f"{root / shard_name(k)}: {state}; rebuilding it")
+            rebuilt.append({"shard": k, "why": state})
+        jobs.append((k, audio_folder, audio_record, fingerprint))
+
+    encode_start = time.perf_counter()
+    bar = tqdm(total=sum(len(r["ids"]) for _, _, r, _ in jobs), unit="clip", desc="features",
+               disable=not progress, dynamic_ncols=True)
+    clips = 0
+    dim = encoder.config.d_model
+    try:
+        for k, audio_folder, audio_record, fingerprint in jobs:
+            shard_start = time.perf_counter()
+            audio = _Shard(audio_folder)
+            column = audio.list_column("audio")
+            ids = audio_record["ids"]
+            frames: list[np.ndarray] = []
+            # Encode in slices of clips so the progress bar moves and memory stays at one slice of mels.
+            for i in range(0, len(ids), batch_size):
+                frames.extend(encode_clips([column[r] for r in range(i, min(i + batch_size, len(ids)))],
+                                           encoder, feature_extractor, batch_size, device))
+                bar.update(min(batch_size, len(ids) - i))
+            table, features = _features_table(ids, frames)
+            write_shard_atomically(root, k, table, features, {
+                "format": FORMAT_VERSION, "shard": k, "fingerprint": fingerprint, "audio_model": audio_model,
+                "encoder": identity, "audio_shard": _audio_identity(audio_record), "dim": dim, "dtype": "float16",
+                "ids": ids,
+                "frames": int(sum(len(f) for f in frames)), "build_seconds": time.perf_counter() - shard_start,
+            })
+            clips += len(ids)
+    finally:
+        bar.close()
+    encode_seconds = time.perf_counter() - encode_start
+    wall = time.perf_counter() - start
+    record = _features_record(root, audio_model, identity, dim, num_shards, {
+        "worker_index": worker_index, "num_machines": num_machines, "batch_size": batch_size,
+        "shards_built": [k for k, *_ in jobs], "shards_reused": reused, "shards_rebuilt": rebuilt,
+        "shards_waiting_for_audio": waiting, "clips_encoded": clips, "wall_seconds": round(wall, 3),
+        "encode_seconds": round(encode_seconds, 3),  # wall minus loading the encoder and checking shards
+        "clips_per_second": round(clips / encode_seconds, 3) if clips else None,
+    })
+    write_json_atomically(root / FEATURES_RECORD, record)
+    return record
+
+
+def _features_record(root: Path, audio_model: str, identity: str, dim: int, num_shards: int, this_run: dict) -> dict:
+    complete, clips, frames = [], 0, 0
+    for k in range(num_shards):
+        record = read_shard_record(root / shard_name(k))
+        if record is None:
+            continue
+        complete.append(k)
+        clips += record["rows"]
+        frames += record["frames"]
+    return {
+        "format": FORMAT_VERSION, "audio_model": audio_model, "encoder": identity, "dim": dim, "dtype": "float16",
+        "frames_per_second": SAMPLING_RATE // 320, "window_frames": WINDOW_FRAMES,
+        "columns": ["id", "frames", "num_frames"],
+        "layout": "frames = the [num_frames, dim] matrix flattened row-major; windows of 1500 frames per 30 s",
+        "shards": num_shards, "shards_complete": len(complete),
+        "missing_shards": [k for k in range(num_shards) if k not in set(complete)],
+        "complete": len(complete) == num_shards, "clips": clips, "frames": frames,
+        "audio_hours_covered": round(frames / (SAMPLING_RATE // 320) / 3600, 4),
+        "last_run": this_run,
+    }
+
+
+# ---- CLI ------------------------------------------------------------------------------------
+
+
+def add_features_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options of `voxlm features`, for voxlm/cli.py to attach to its subparser."""
+    parser.add_argument("synth_dir", help="a `voxlm synth` output folder")
+    parser.add_argument("--audio-model", default="whisper-tiny.en",
+                        help="speech encoder: an asset name (`voxlm assets --list`) or an HF Whisper folder")
+    parser.add_argument("--batch-size", type=int, default=8, help="30 s windows per encoder call (default 8)")
+    parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument("--worker-index", type=int, default=0, help="this machine's index, 0..num-machines-1")
+    parser.add_argument("--num-machines", type=int, default=1, help="machines sharing the job: each takes every m-th shard")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def run_features(args: argparse.Namespace) -> int:
+    """`voxlm features`: cache encoder frames for a synth folder and print a summary; 0 on success."""
+    record = compute_features(args.synth_dir, args.audio_model, batch_size=args.batch_size, device=args.device,
+                              worker_index=args.worker_index, num_machines=args.num_machines, progress=not args.quiet)
+    run = record["last_run"]
+    rate = (f": {run['clips_per_second']:.2f} clips/s over {run['encode_seconds']:.1f} s of encoding"
+            if run["clips_per_second"] else "")
+    print(f"{features_dir(args.synth_dir, args.audio_model)}: {record['clips']} clips cached in "
+          f"{record['shards_complete']}/{record['shards']} shards; this run encoded {run['clips_encoded']} clips "
+          f"in {run['wall_seconds']:.1f} s{rate}")
+    if run["shards_waiting_for_audio"]:
+        print(f"{len(run['shards_waiting_for_audio'])} audio shard(s) not ready: rerun after `voxlm synth` finishes them")
+    return 0
