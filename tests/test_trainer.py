@@ -143,3 +143,15 @@ def test_malformed_example_lines_name_the_line(tmp_path):
     path.write_text('{"id": "1", "messages": [{"role": "user", "content": "hi"}]}\n')
     with pytest.raises(ValueError, match="bad.jsonl:1: missing field\\(s\\) \\['response'\\]"):
         read_examples(path)
+
+
+def test_chained_recipes_read_each_stage_over_its_defaults(tmp_path):
+    from voxlm.train.config import read_stages
+
+    (tmp_path / "base.yaml").write_text("learning_rate: 0.01\n")
+    (tmp_path / "a.yaml").write_text("defaults: [base.yaml]\nrecipe: a\nmax_steps: 5\n")
+    (tmp_path / "chain.yaml").write_text("stages:\n  - a.yaml\n  - {defaults: [a.yaml], recipe: b, kl_weight: 1.0}\n")
+    stages = read_stages(tmp_path / "chain.yaml")
+    configs = [load_config(stage, ["max_steps=7"]) for stage in stages]
+    assert [(c.recipe, c.max_steps, c.learning_rate, c.kl_weight) for c in configs] == [("a", 7, 0.01, 0.0), ("b", 7, 0.01, 1.0)]
+    assert read_stages(tmp_path / "a.yaml") is None

@@ -16,7 +16,6 @@ example be shown to the text LLM as a teacher (KL distillation) and to the text 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -28,6 +27,7 @@ from torch.utils.data import Dataset
 from ..model import VoxLMProcessor
 from ..model.processing_voxlm import WINDOW_FRAMES, window_frames
 from .interleave import InterleavedSample, build_inputs
+from .jsonl import read_jsonl, write_jsonl
 
 
 @dataclass
@@ -74,41 +74,23 @@ def _check(record: object, where: str) -> Example:
 
 def read_examples(path: str | Path) -> list["Example | InterleavedSample"]:
     """Parse a JSONL file of examples (chat form, or InSerter samples with `segments`); errors name the line."""
-    path = Path(path)
-    if not path.is_file():
+    if not Path(path).is_file():
         raise FileNotFoundError(f"example file {path} not found (the data steps `voxlm imitate` / `voxlm interleave` write them)")
     examples = []
-    with path.open() as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
+    for number, record in read_jsonl(path):
+        if "segments" in record:
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{number}: not valid JSON ({error.msg})") from None
-            if isinstance(record, dict) and "segments" in record:
-                try:
-                    examples.append(InterleavedSample.from_dict(record))
-                except (KeyError, TypeError) as error:
-                    raise ValueError(f"{path}:{number}: not an interleaved sample ({error})") from None
-            else:
-                examples.append(_check(record, f"{path}:{number}"))
+                examples.append(InterleavedSample.from_dict(record))
+            except (KeyError, TypeError) as error:
+                raise ValueError(f"{path}:{number}: not an interleaved sample ({error})") from None
+        else:
+            examples.append(_check(record, f"{path}:{number}"))
     return examples
 
 
 def write_examples(examples: Iterable[Example | dict], path: str | Path) -> int:
-    """Write JSONL atomically (temp file + rename); returns the count."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    count = 0
-    with partial.open("w") as f:
-        for example in examples:
-            record = vars(example) if isinstance(example, Example) else example
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-            count += 1
-    partial.replace(path)
-    return count
+    """Write examples (or any records) as JSONL, atomically; returns the count."""
+    return write_jsonl((vars(e) if isinstance(e, Example) else e for e in examples), path)
 
 
 AudioLookup = Callable[[str], "np.ndarray | tuple[str, np.ndarray]"]

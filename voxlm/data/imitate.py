@@ -18,12 +18,13 @@ import json
 import random
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from .constraints import sample_constraints
 from .examples import Example, write_examples
+from .jsonl import read_jsonl, write_jsonl
 from .tasks import TASKS, sample_prompts
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
@@ -165,7 +166,7 @@ def imitate(plans: Iterable[Plan], teacher: Teacher, out_dir: str | Path, chunk_
     kept = [r for r in records if r["response"]]
     write_examples(kept, out / "examples.jsonl")
     clips = {clip_id: text for p in plans for clip_id, text in p.clips}
-    write_examples(({"id": cid, "text": text} for cid, text in clips.items()), out / "clips.jsonl")
+    write_jsonl(({"id": cid, "text": text} for cid, text in clips.items()), out / "clips.jsonl")
     manifest = {
         "examples": len(kept),
         "empty_answers_dropped": len(records) - len(kept),
@@ -181,19 +182,7 @@ def imitate(plans: Iterable[Plan], teacher: Teacher, out_dir: str | Path, chunk_
 
 def read_items(path: str | Path) -> list[dict]:
     """`{id, text}` JSONL (passages or instructions); a malformed line raises with its number."""
-    items = []
-    with Path(path).open() as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{number}: not valid JSON ({error.msg})") from None
-            if not isinstance(item, dict) or not {"id", "text"} <= set(item):
-                raise ValueError(f"{path}:{number}: each line needs 'id' and 'text'")
-            items.append(item)
-    return items
+    return [record for _, record in read_jsonl(path, required=("id", "text"), what="a passage or instruction")]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -206,6 +195,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--constraint-rate", type=float, default=0.5, help="share of instructions given a verifiable constraint")
     parser.add_argument("--teacher", default="qwen2.5-coder-0.5b-instruct", help="asset name or HF folder of the text LLM")
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-new-tokens", type=int, help="cap every answer at N tokens (default: each task's own limit)")
     parser.add_argument("--limit", type=int, help="use only the first N items")
     parser.add_argument("--seed", type=int, default=0)
 
@@ -216,6 +206,8 @@ def run(args: argparse.Namespace) -> int:
         plans = plan_mtbi(items, args.split, args.per_passage, args.interleave, args.seed)
     else:
         plans = plan_instruct(items, args.constraint_rate, args.seed)
+    if args.max_new_tokens:
+        plans = (replace(p, max_new_tokens=min(p.max_new_tokens, args.max_new_tokens)) for p in plans)
     manifest = imitate(plans, Teacher(args.teacher, args.batch_size), args.out)
     print(json.dumps(manifest, indent=2))
     return 0

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from .corpora import SOURCES, corpus, instructions, split
-from .examples import write_examples
+from .jsonl import read_jsonl, write_jsonl
 from .interleave import MixConfig, mix_samples
 
 INSTRUCTIONS = "sharegpt-instructions"
@@ -37,7 +37,7 @@ def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_corpus(args: argparse.Namespace) -> int:
     docs = itertools.islice(documents(args.source, args.split, args.min_words, args.max_words), args.limit)
-    count = write_examples(({"id": d.id, "text": d.text, "source": d.source} for d in docs), args.output)
+    count = write_jsonl(({"id": d.id, "text": d.text, "source": d.source} for d in docs), args.output)
     print(f"{count} documents -> {args.output}")
     return 0
 
@@ -57,8 +57,8 @@ def run_interleave(args: argparse.Namespace) -> int:
     from .corpora import Document
 
     if Path(args.source).is_file():
-        items = (json.loads(line) for line in Path(args.source).open() if line.strip())
-        docs = (Document(str(i["id"]), i["text"], "file") for i in items)
+        items = read_jsonl(args.source, required=("id", "text"), what="a document")
+        docs = (Document(str(i["id"]), i["text"], "file") for _, i in items)
     else:
         docs = documents(args.source, args.split, max_words=args.max_words)
     docs = itertools.islice(docs, args.limit)
@@ -69,8 +69,8 @@ def run_interleave(args: argparse.Namespace) -> int:
             clips[ref] = segment.text
         samples.append(sample.with_audio(refs).to_dict())
     out = Path(args.out)
-    write_examples(samples, out / "samples.jsonl")
-    write_examples(({"id": ref, "text": text} for ref, text in clips.items()), out / "clips.jsonl")
+    write_jsonl(samples, out / "samples.jsonl")
+    write_jsonl(({"id": ref, "text": text} for ref, text in clips.items()), out / "clips.jsonl")
     kinds = {k: sum(s["kind"] == k for s in samples) for k in sorted({s["kind"] for s in samples})}
     print(json.dumps({"samples": len(samples), "clips": len(clips), "kinds": kinds}))
     return 0

@@ -84,6 +84,14 @@ def _merge(base: dict, update: dict) -> dict:
     return merged
 
 
+def _resolve(data: dict, folder: Path) -> dict:
+    """Merge a mapping over its `defaults:` (recipe files relative to `folder`, earlier first)."""
+    merged: dict = {}
+    for parent in data.pop("defaults", []) or []:
+        merged = _merge(merged, read_recipe(folder / parent))
+    return _merge(merged, data)
+
+
 def read_recipe(path: str | Path) -> dict:
     """A recipe file with its `defaults:` chain merged in (earlier first, the file itself last)."""
     path = Path(path)
@@ -92,10 +100,16 @@ def read_recipe(path: str | Path) -> dict:
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a recipe is a mapping of keys to values")
-    merged: dict = {}
-    for parent in data.pop("defaults", []) or []:
-        merged = _merge(merged, read_recipe(path.parent / parent))
-    return _merge(merged, data)
+    return _resolve(data, path.parent)
+
+
+def read_stages(path: str | Path) -> list[dict] | None:
+    """The stages of a chained recipe (`stages:` of recipe files or inline mappings), or None for a plain recipe."""
+    path = Path(path)
+    data = yaml.safe_load(path.read_text()) if path.is_file() else None
+    if not isinstance(data, dict) or "stages" not in data:
+        return None
+    return [read_recipe(path.parent / s) if isinstance(s, str) else _resolve(dict(s), path.parent) for s in data["stages"]]
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -106,9 +120,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
 
 
-def load_config(recipe: str | Path | None = None, overrides: list[str] = ()) -> TrainConfig:
-    """Recipe + overrides -> validated TrainConfig; unknown keys raise naming the valid ones."""
-    data = read_recipe(recipe) if recipe else {}
+def load_config(recipe: str | Path | dict | None = None, overrides: list[str] = ()) -> TrainConfig:
+    """Recipe (a file or an already-read mapping) + overrides -> validated TrainConfig; unknown keys raise naming the valid ones."""
+    data = dict(recipe) if isinstance(recipe, dict) else read_recipe(recipe) if recipe else {}
     for override in overrides:
         keys, value = parse_override(override)
         target = data

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..data.collate import VoxLMCollator
 from ..data.examples import ExampleDataset, read_examples
-from .config import TrainConfig, load_config
+from .config import TrainConfig, load_config, read_stages
 from .trainer import Trainer, build_model
 
 
@@ -49,6 +49,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    final = train(load_config(args.recipe, args.overrides), resume=args.resume)
+    """One recipe, or a chain (`stages:`) where each stage starts from the previous stage's final model."""
+    stages = read_stages(args.recipe) if args.recipe else None
+    if stages is None:
+        final = train(load_config(args.recipe, args.overrides), resume=args.resume)
+    else:
+        final = None
+        for number, stage in enumerate(stages, 1):
+            if final is not None:
+                stage["init_from"] = str(final)
+            config = load_config(stage, args.overrides)
+            print(f"stage {number}/{len(stages)}: {config.recipe} -> {config.output_dir}")
+            done = Path(config.output_dir) / "final" / "model.safetensors"
+            # A finished stage is not trained again when the chain is rerun.
+            final = done.parent if done.is_file() else train(config, resume=args.resume)
     print(f"trained model: {final}")
     return 0

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Builds the training data of recipes/default.yaml under data/default/ (every step resumable).
+#   bash recipes/default-data.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+D=data/default
+mkdir -p $D
+VOICES=piper:joe,hibari:heart,kokoro:alpha,flite:kal16,flite:rms,flite:slt,espeak:en-us+m3,espeak:en-gb+f3
+TEACHER=smollm2-135m-instruct   # the student's own LLM: behaviour imitation of itself
+
+# 1. Text: short fortunes (spoken passages) and short ShareGPT user instructions, train split, shuffled.
+voxlm corpus fortunes -o $D/all_passages.jsonl --min-words 12 --max-words 45
+voxlm corpus sharegpt-instructions -o $D/all_instr.jsonl --max-words 30
+python - "$D" <<'PY'
+import json, random, sys
+d = sys.argv[1]
+def take(src, parts):
+    rows = [json.loads(l) for l in open(f"{d}/{src}")]
+    random.Random(0).shuffle(rows)
+    start = 0
+    for name, n in parts:
+        open(f"{d}/{name}", "w").write("".join(json.dumps(r) + "\n" for r in rows[start:start + n]))
+        start += n
+take("all_passages.jsonl", [("mtbi_passages.jsonl", 400), ("inserter_passages.jsonl", 1000), ("eval_passages.jsonl", 100)])
+take("all_instr.jsonl", [("instr_train.jsonl", 300), ("instr_eval.jsonl", 40)])
+PY
+
+# 2. InSerter samples; MTBI and spoken-instruction examples answered by the teacher.
+voxlm interleave $D/inserter_passages.jsonl --out $D/inserter
+voxlm interleave $D/eval_passages.jsonl --out $D/inserter-eval
+voxlm imitate $D/mtbi_passages.jsonl --mode mtbi --per-passage 1 --out $D/mtbi --teacher $TEACHER --batch-size 16 --max-new-tokens 64
+voxlm imitate $D/eval_passages.jsonl --mode mtbi --per-passage 1 --out $D/mtbi-eval --teacher $TEACHER --batch-size 16 --max-new-tokens 64
+voxlm imitate $D/instr_train.jsonl --mode instruct --out $D/instruct --teacher $TEACHER --batch-size 16 --max-new-tokens 64
+voxlm imitate $D/instr_eval.jsonl --mode instruct --out $D/instruct-eval --teacher $TEACHER --batch-size 16 --max-new-tokens 64
+
+# 3. Train/eval files. Pure-text InSerter samples are dropped: with the LLM frozen they give the
+#    connector no gradient (they matter only when LoRA trains the LLM).
+python - "$D" <<'PY'
+import json, sys
+d = sys.argv[1]
+def keep(src, dst, pred=lambda r: True):
+    rows = [json.loads(l) for l in open(f"{d}/{src}")]
+    open(f"{d}/{dst}", "w").write("".join(json.dumps(r) + "\n" for r in rows if pred(r)))
+speechful = lambda r: r["kind"] != "text"
+keep("inserter/samples.jsonl", "inserter/train.jsonl", speechful)
+keep("inserter-eval/samples.jsonl", "inserter/eval.jsonl", speechful)
+keep("mtbi/examples.jsonl", "mtbi/train.jsonl")
+keep("mtbi-eval/examples.jsonl", "mtbi/eval.jsonl")
+keep("instruct/examples.jsonl", "instruct/train.jsonl")
+keep("instruct-eval/examples.jsonl", "instruct/eval.jsonl")
+PY
+
+# 4. Speech for every clip any example names, then the cached encoder frames.
+cat $D/inserter/clips.jsonl $D/inserter-eval/clips.jsonl $D/mtbi/clips.jsonl $D/mtbi-eval/clips.jsonl \
+    $D/instruct/clips.jsonl $D/instruct-eval/clips.jsonl | python -c "
+import json, sys
+seen = set()
+for line in sys.stdin:
+    r = json.loads(line)
+    if r['id'] not in seen:
+        seen.add(r['id']); print(json.dumps(r))" > $D/all_clips.jsonl
+voxlm synth $D/all_clips.jsonl $D/speech --voices $VOICES --num-workers 2
+voxlm features $D/speech --audio-model whisper-tiny.en

@@ -1,0 +1,141 @@
+"""`voxlm eval`: run the benchmarks on a checkpoint; write results.json, report.md and plots.
+
+    voxlm eval --bench all --model ckpt/ --out eval/ --limit 20
+    voxlm eval --bench instruct --data SpeechInstructBench/closed_ended.jsonl --out eval-sib/
+
+Items are prepared first (voxlm's own sets are synthesized once into `--cache`, default
+`$VOXLM_HOME/eval`), so a bad data file fails before any model loads. Then VoxLM answers every
+item as text ceiling, cascade and speech (see `baselines.py`), the scores go to `OUT/results.json`,
+the tables to `OUT/report.md`, the bar charts to `OUT/*.png`, and every answer to
+`OUT/responses/<bench>.jsonl` (a rerun of the same model reuses them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+from .baselines import ItemSet, Systems
+from .benchmarks import ALL, BENCHMARKS, ResponseLog, evaluate
+from .files import write_text_atomic
+from .metrics import metric_versions, package_versions
+from .report import write_report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bench", choices=[*BENCHMARKS, "all"], default="all", help="which benchmark (default: all)")
+    parser.add_argument("--model", help="VoxLM checkpoint folder (default: the embedded default model)")
+    parser.add_argument("--out", required=True, help="output folder: results.json, report.md, *.png, responses/")
+    parser.add_argument("--data", help="the benchmark's own JSONL instead of voxlm's built set: "
+                        + "; ".join(f"{b.name}: {b.data_format}" for b in BENCHMARKS.values()))
+    parser.add_argument("--limit", type=int, help="at most N items per condition (quick runs)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the built sets (voices, constraints, noise)")
+    parser.add_argument("--max-new-tokens", type=int, help="cap every answer at N tokens (default: each item's own budget)")
+    parser.add_argument("--cache", help="where built benchmark audio is kept (default: $VOXLM_HOME/eval)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def model_key(checkpoint: str | None, seed: int) -> str:
+    """Identifies the answering model in the response log: the checkpoint's files (names, sizes,
+    mtimes), or the seed when the default is an untrained connector (seeded at load)."""
+    from ..model import DEFAULT_CHECKPOINT
+
+    folder = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
+    if not (folder / "config.json").is_file():
+        return f"untrained-default-seed{seed}" if not checkpoint else f"missing:{checkpoint}"
+    stats = sorted((p.relative_to(folder).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
+                   for p in folder.rglob("*") if p.is_file())
+    return hashlib.sha1(json.dumps([str(folder.resolve()), stats]).encode()).hexdigest()[:16]
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def prepare(names: list[str], args: argparse.Namespace) -> dict[str, ItemSet]:
+    from ..assets import voxlm_home
+
+    cache = Path(args.cache) if args.cache else voxlm_home() / "eval"
+    data = Path(args.data) if args.data else None
+    return {name: BENCHMARKS[name].prepare(data, cache, args.seed, args.limit, progress=not args.no_progress)
+            for name in names}
+
+
+def run(args: argparse.Namespace) -> int:
+    names = list(BENCHMARKS) if args.bench == "all" else [args.bench]
+    if args.data and len(names) > 1:
+        raise SystemExit("--data is one benchmark's file: pick --bench " + "|".join(BENCHMARKS))
+    if args.limit is not None and args.limit < 1:
+        raise SystemExit(f"--limit must be at least 1, got {args.limit}")
+    out = Path(args.out)
+    start = time.perf_counter()
+    item_sets = prepare(names, args)
+
+    seed_everything(args.seed)  # an untrained default connector is initialised from this seed
+    systems = Systems.load(args.model, args.max_new_tokens)
+    config = getattr(getattr(systems.chat, "model", None), "config", None)
+    results = {
+        "metadata": {
+            "model": args.model or "default",
+            "model_key": model_key(args.model, args.seed),
+            "audio_model": getattr(config, "audio_model", None),
+            "text_model": getattr(config, "text_model", None),
+            "cascade_asr": str(getattr(systems.transcribe, "model_dir", "custom")),
+            "seed": args.seed,
+            "limit": args.limit,
+            "max_new_tokens": args.max_new_tokens,
+            "data": args.data,
+            "decoding": "greedy",
+            "metric_versions": metric_versions(),
+            "versions": package_versions(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+        "benchmarks": {},
+    }
+    for name in names:
+        log = ResponseLog(out / "responses" / f"{name}.jsonl", results["metadata"]["model_key"])
+        results["benchmarks"][name] = evaluate(BENCHMARKS[name], item_sets[name], systems, log,
+                                               progress=not args.no_progress)
+        results["metadata"]["seconds"] = round(time.perf_counter() - start, 1)
+        write_text_atomic(out / "results.json", json.dumps(results, indent=2))  # after each benchmark: partial results survive
+    written = write_report(results, out)
+    print(summary(results))
+    print(f"wrote {out / 'results.json'}, " + ", ".join(str(p) for p in written), file=sys.stderr)
+    return 0
+
+
+def summary(results: dict) -> str:
+    """A plain-text table of each benchmark's headline metric per condition and system."""
+    lines = []
+    for name, section in results["benchmarks"].items():
+        metric = section["headline"]
+        systems = section["systems"]
+        lines.append(f"{name} — {metric}")
+        lines.append(f"  {'condition':18}" + "".join(f"{s:>10}" for s in systems) + f"{'gap':>10}")
+        for c in section["conditions"] + [ALL]:
+            cells = [section["metrics"][s].get(c, {}).get(metric) for s in systems]
+            g = section["modality_gap"].get(c, {}).get(metric)
+            lines.append(f"  {c:18}" + "".join(f"{'-' if v is None else f'{v:.3f}':>10}" for v in cells)
+                         + f"{'-' if g is None else f'{g:.3f}':>10}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m voxlm.eval.cli ...` until the verb is registered in voxlm/cli.py."""
+    parser = argparse.ArgumentParser(prog="voxlm eval", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
