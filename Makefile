@@ -6,7 +6,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
-APT_PACKAGES := ffmpeg espeak-ng flite asterisk-moh-opsound-wav chromium fortunes dict-gcide
+APT_PACKAGES := ffmpeg espeak-ng flite asterisk-moh-opsound-wav chromium fortunes dict-gcide \
+                asterisk-core-sounds-en-g722 asterisk-core-sounds-en
 
 .PHONY: install system-packages python-packages weights demo test test-fast clean
 

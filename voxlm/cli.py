@@ -125,6 +125,8 @@ VERBS = {
                 *_delegate("data.imitate", "add_arguments", "run", "imitate")),
     "train": ("train with a recipe: voxlm train --recipe recipes/NAME.yaml [key=value ...] [--resume]",
               *_delegate("train.run", "add_arguments", "run", "train")),
+    "eval": ("benchmarks (instruct, generalize, asr): speech vs text vs cascade -> results.json, report.md, plots",
+             *_delegate("eval.cli", "add_arguments", "run", "evaluate")),
     "serve": ("OpenAI-compatible speech chat API and browser demo",
               *_delegate("serve.server", "add_arguments", "run", "serve")),
 }

@@ -12,6 +12,8 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from ..data import jsonl
+
 
 class BenchmarkDataError(ValueError):
     """A benchmark file that cannot be used; the message names the file, the line and the fix."""
@@ -25,21 +27,7 @@ def read_jsonl(path: str | Path, required: Sequence[str], what: str) -> list[tup
     path = Path(path)
     if not path.is_file():
         raise BenchmarkDataError(f"{path}: no such file")
-    records = []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise BenchmarkDataError(f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno})") from None
-            if not isinstance(record, dict):
-                raise BenchmarkDataError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
-            missing = [k for k in required if k not in record]
-            if missing:
-                raise BenchmarkDataError(f"{path}:{number}: missing field(s) {missing}; {what} needs {list(required)}")
-            records.append((number, record))
+    records = jsonl.read_jsonl(path, required, what, error=BenchmarkDataError)
     if not records:
         raise BenchmarkDataError(f"{path}: no records (expected one JSON object per line)")
     return records
@@ -101,7 +89,7 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def write_jsonl_atomic(path: Path, records: Iterable[dict]) -> None:
-    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    jsonl.write_jsonl(records, path)
 
 
 def cached_clip(path: Path, make: Callable[[], np.ndarray]) -> Path:
