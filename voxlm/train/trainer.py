@@ -293,6 +293,7 @@ class Trainer:
         final = self.output_dir / "final"
         if self.position.step >= config.max_steps and self.accelerator.is_main_process:
             self.accelerator.unwrap_model(self.model).save_pretrained(final)
+            write_model_card(final, config, metrics_file)
         return final
 
     def _request_stop(self, *_):
@@ -307,3 +308,28 @@ class Trainer:
             if "eval_loss" in entry:
                 self.log(f"step {entry['step']}: eval loss {entry['eval_loss']:.4f}")
         return entry
+
+
+def write_model_card(directory: Path, config: TrainConfig, metrics_file: Path) -> None:
+    """README.md next to the weights: what was trained, on what, for how long, and the held-out loss curve."""
+    entries = [json.loads(line) for line in metrics_file.read_text().splitlines()] if metrics_file.is_file() else []
+    evals = [(e["step"], e["eval_loss"]) for e in entries if "eval_loss" in e]
+    train = [e for e in entries if "ce" in e]
+    seconds = sum(e["seconds_per_step"] * config.log_every for e in train)
+    lines = [
+        f"# VoxLM checkpoint: {config.recipe}",
+        "",
+        f"Trained with `voxlm train` ({'from ' + config.init_from if config.init_from else 'fresh connector'}).",
+        "",
+        f"- base models: {json.dumps(config.model)}",
+        f"- data: {', '.join(config.train_data)} (held out: {', '.join(config.eval_data) or 'none'})",
+        f"- steps: {config.max_steps} x batch {config.batch_size} x accumulation {config.grad_accum}, "
+        f"lr {config.learning_rate} ({config.lr_schedule}), KL weight {config.kl_weight}",
+        f"- training time (logged steps): {seconds / 60:.1f} min",
+        "",
+        "| step | held-out loss |",
+        "|---:|---:|",
+        *[f"| {step} | {loss:.4f} |" for step, loss in evals],
+        "",
+    ]
+    (directory / "README.md").write_text("\n".join(lines))
