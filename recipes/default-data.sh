@@ -33,31 +33,33 @@ voxlm imitate $D/eval_passages.jsonl --mode mtbi --per-passage 1 --out $D/mtbi-e
 voxlm imitate $D/instr_train.jsonl --mode instruct --out $D/instruct --teacher $TEACHER --batch-size 16 --max-new-tokens 64
 voxlm imitate $D/instr_eval.jsonl --mode instruct --out $D/instruct-eval --teacher $TEACHER --batch-size 16 --max-new-tokens 64
 
-# 3. Train/eval files. Pure-text InSerter samples are dropped: with the LLM frozen they give the
-#    connector no gradient (they matter only when LoRA trains the LLM).
+# 3. Train/eval files. InSerter samples are kept only when labelled text follows their first speech:
+#    with the LLM frozen, pure-text samples (and samples whose speech is the last segment) give the
+#    connector no gradient; they matter only when LoRA trains the LLM.
 python - "$D" <<'PY'
 import json, sys
 d = sys.argv[1]
 def keep(src, dst, pred=lambda r: True):
     rows = [json.loads(l) for l in open(f"{d}/{src}")]
     open(f"{d}/{dst}", "w").write("".join(json.dumps(r) + "\n" for r in rows if pred(r)))
-speechful = lambda r: r["kind"] != "text"
-keep("inserter/samples.jsonl", "inserter/train.jsonl", speechful)
-keep("inserter-eval/samples.jsonl", "inserter/eval.jsonl", speechful)
+def text_after_speech(r):
+    segs = r["segments"]
+    first = next((i for i, s in enumerate(segs) if s["kind"] == "speech"), len(segs))
+    return any(s["kind"] == "text" and s["loss"] for s in segs[first + 1:])
+keep("inserter/samples.jsonl", "inserter/train.jsonl", text_after_speech)
+keep("inserter-eval/samples.jsonl", "inserter/eval.jsonl", text_after_speech)
 keep("mtbi/examples.jsonl", "mtbi/train.jsonl")
 keep("mtbi-eval/examples.jsonl", "mtbi/eval.jsonl")
 keep("instruct/examples.jsonl", "instruct/train.jsonl")
 keep("instruct-eval/examples.jsonl", "instruct/eval.jsonl")
 PY
 
-# 4. Speech for every clip any example names, then the cached encoder frames.
-cat $D/inserter/clips.jsonl $D/inserter-eval/clips.jsonl $D/mtbi/clips.jsonl $D/mtbi-eval/clips.jsonl \
-    $D/instruct/clips.jsonl $D/instruct-eval/clips.jsonl | python -c "
-import json, sys
-seen = set()
-for line in sys.stdin:
-    r = json.loads(line)
-    if r['id'] not in seen:
-        seen.add(r['id']); print(json.dumps(r))" > $D/all_clips.jsonl
-voxlm synth $D/all_clips.jsonl $D/speech --voices $VOICES --num-workers 2
-voxlm features $D/speech --audio-model whisper-tiny.en
+# 4. Speech for every clip the examples name (three synth folders, so each stage can start as soon as
+#    its own clips exist), then the cached encoder frames. One torch/ONNX thread per process: two
+#    processes with two threads each on two cores spin-wait and run several times slower.
+export OMP_NUM_THREADS=1
+cat $D/mtbi/clips.jsonl $D/mtbi-eval/clips.jsonl $D/instruct/clips.jsonl $D/instruct-eval/clips.jsonl > $D/imitate_clips.jsonl
+voxlm synth $D/inserter/clips.jsonl $D/speech --voices $VOICES
+voxlm synth $D/inserter-eval/clips.jsonl $D/speech-inserter-eval --voices $VOICES
+voxlm synth $D/imitate_clips.jsonl $D/speech-imitate --voices $VOICES --num-workers 2
+for s in speech speech-inserter-eval speech-imitate; do voxlm features $D/$s --audio-model whisper-tiny.en; done

@@ -31,8 +31,9 @@ class TrainConfig:
     """Example files (JSONL, see voxlm/data/examples.py) to train on."""
     eval_data: list = field(default_factory=list)
     """Held-out example files for the eval loss."""
-    speech_data: str | None = None
-    """`voxlm synth` folder holding the clips examples name; without it, audio refs are files next to the JSONL."""
+    speech_data: list = field(default_factory=list)
+    """`voxlm synth` folders holding the clips examples name (searched in order); without any, audio refs are
+    files next to the JSONL."""
     cached_features: bool = True
     """Read encoder frames cached by `voxlm features` (fast) instead of encoding the clips every step."""
     output_dir: str = "runs/custom"
@@ -68,7 +69,7 @@ class TrainConfig:
             raise ValueError(f"unknown model keys {sorted(unknown)}; valid: {sorted(_MODEL_KEYS)}")
         if self.lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
-        for name in ("train_data", "eval_data"):
+        for name in ("train_data", "eval_data", "speech_data"):
             if isinstance(getattr(self, name), str):
                 setattr(self, name, [getattr(self, name)])
 

@@ -11,15 +11,28 @@ from .config import TrainConfig, load_config, read_stages
 from .trainer import Trainer, build_model
 
 
+class ClipStores:
+    """Several clip stores searched in order, as one: `stores[ref]` from the first that holds `ref`."""
+
+    def __init__(self, stores: list):
+        self.stores = stores
+
+    def __getitem__(self, ref: str):
+        for store in self.stores:
+            if ref in store:
+                return store[ref]
+        return self.stores[-1][ref]  # raises the store's own KeyError, which names the command that makes it
+
+
 def audio_lookups(config: TrainConfig, data_file: Path, audio_model: str) -> dict:
-    """How example audio refs resolve: cached frames or waves of a synth folder, or files next to the JSONL."""
+    """How example audio refs resolve: cached frames or waves of synth folders, or files next to the JSONL."""
     from ..data.features import AudioStore, FeatureStore
 
     if config.speech_data and config.cached_features:
-        return {"frames": FeatureStore(config.speech_data, audio_model=audio_model)}
+        return {"frames": ClipStores([FeatureStore(d, audio_model=audio_model) for d in config.speech_data])}
     if config.speech_data:
-        store = AudioStore(config.speech_data)
-        return {"wave": lambda ref: store[ref][0]}
+        stores = ClipStores([AudioStore(d) for d in config.speech_data])
+        return {"wave": lambda ref: stores[ref][0]}
     return {"wave": lambda ref: str((data_file.parent / ref).resolve())}
 
 
