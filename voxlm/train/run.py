@@ -46,9 +46,23 @@ def build_datasets(config: TrainConfig, processor, processor_audio_model: str) -
     return dataset(config.train_data), dataset(config.eval_data) if config.eval_data else None
 
 
+def check_no_held_out_voices(speech_dirs: list[str]) -> None:
+    """Refuse speech spoken by evaluation-only voices: the benchmarks' accent condition depends on it."""
+    import json
+
+    for folder in speech_dirs:
+        manifest = Path(folder) / "manifest.json"
+        if manifest.is_file():
+            held_out = json.loads(manifest.read_text()).get("clips_by_split", {}).get("held_out", 0)
+            if held_out:
+                raise ValueError(f"{folder} has {held_out} clips in held-out voices (evaluation only); "
+                                 "synthesize training speech with `voxlm synth ... --voices train`")
+
+
 def train(config: TrainConfig, resume: bool = False) -> Path:
     if not config.train_data:  # checked before the model takes seconds to load
         raise ValueError("the recipe names no train_data (JSONL examples: make them with `voxlm imitate` or `voxlm interleave`)")
+    check_no_held_out_voices(config.speech_data)
     model, processor = build_model(config)
     train_set, eval_set = build_datasets(config, processor, model.config.audio_model)
     collate = VoxLMCollator(pad_token_id=processor.tokenizer.pad_token_id)
