@@ -42,7 +42,7 @@ from .synth import (
     MANIFEST,
     SHARD_RECORD,
     check_shard,
-    clean_partial,
+    needs_build,
     list_array,
     owned_shards,
     read_shard_record,
@@ -405,15 +405,8 @@ def compute_features(
         audio_record = read_shard_record(audio_folder)
         fingerprint = hashlib.sha256(json.dumps(
             [FORMAT_VERSION, _audio_identity(audio_record), identity], sort_keys=True).encode()).hexdigest()
-        clean_partial(root, k)
-        state = check_shard(root / shard_name(k), fingerprint, ids=audio_record["ids"])
-        if state == "ok":
-            reused.append(k)
-            continue
-        if state != "missing":
-            log(f"{root / shard_name(k)}: {state}; rebuilding it")
-            rebuilt.append({"shard": k, "why": state})
-        jobs.append((k, audio_folder, audio_record, fingerprint))
+        if needs_build(root, k, fingerprint, reused, rebuilt, log, ids=audio_record["ids"]):
+            jobs.append((k, audio_folder, audio_record, fingerprint))
 
     encode_start = time.perf_counter()
     bar = tqdm(total=sum(len(r["ids"]) for _, _, r, _ in jobs), unit="clip", desc="features",

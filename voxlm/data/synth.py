@@ -354,6 +354,26 @@ def read_shard_record(folder: Path) -> dict | None:
         return None
 
 
+def needs_build(root: Path, index: int, fingerprint: str, reused: list, rebuilt: list, log: Callable,
+                ids: Sequence[str] | None = None) -> bool:
+    """Resume bookkeeping shared by synth and features for shard `index` under `root`.
+
+    Clears a killed run's temporary folders; a good shard is reused (False); a stale or corrupt one is
+    logged, recorded in `rebuilt`, deleted, and must be built again (True), as must a missing one.
+    """
+    clean_partial(root, index)
+    folder = root / shard_name(index)
+    state = check_shard(folder, fingerprint, ids=ids)
+    if state == "ok":
+        reused.append(index)
+        return False
+    if state != "missing":
+        log(f"{folder}: {state}; rebuilding it")
+        rebuilt.append({"shard": index, "why": state})
+        shutil.rmtree(folder, ignore_errors=True)
+    return True
+
+
 def check_shard(folder: Path, fingerprint: str | None = None, ids: Sequence[str] | None = None) -> str:
     """"ok", "missing", "stale" (built from other inputs), or "corrupt: <why>" for an existing shard folder.
 
@@ -655,16 +675,8 @@ def synthesize(
     for k in mine:
         chunk = requests[k * shard_size : (k + 1) * shard_size]
         fingerprint = shard_fingerprint(chunk, settings)
-        clean_partial(out, k)
-        state = check_shard(out / shard_name(k), fingerprint)
-        if state == "ok":
-            reused.append(k)
-            continue
-        if state != "missing":
-            log(f"{out / shard_name(k)}: {state}; rebuilding it")
-            rebuilt.append({"shard": k, "why": state})
-            shutil.rmtree(out / shard_name(k), ignore_errors=True)
-        jobs.append(_ShardJob(k, chunk, settings, out, fingerprint))
+        if needs_build(out, k, fingerprint, reused, rebuilt, log):
+            jobs.append(_ShardJob(k, chunk, settings, out, fingerprint))
 
     needed = {r.voice or choose_voice(r.id, settings.voices, seed) for job in jobs for r in job.requests}
     _check_engines(sorted(needed))
