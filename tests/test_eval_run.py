@@ -145,3 +145,17 @@ def test_every_benchmark_is_registered_with_consistent_metrics():
     for bench in benchmarks.BENCHMARKS.values():
         assert bench.headline in bench.metrics and bench.metrics[bench.headline]
         assert {"text", "cascade", "speech"} <= set(bench.systems)
+
+
+def test_answers_of_systems_without_the_connector_are_reused_across_checkpoints(tmp_path):
+    from voxlm.eval.baselines import Item
+    from voxlm.eval.benchmarks import ResponseLog
+
+    path = tmp_path / "responses.jsonl"
+    item = Item(id="q1", condition="standard", content=[{"type": "text", "text": "hi"}])
+    first = ResponseLog(path, "ckpt-a", {"text": "llm:smol"})
+    first.put("text", item, "fp", "text answer", 1.0)
+    first.put("speech", item, "fp", "speech answer", 1.0)
+    second = ResponseLog(path, "ckpt-b", {"text": "llm:smol"})
+    assert second.get("text", "fp") == ("text answer", 1.0)
+    assert second.get("speech", "fp") is None

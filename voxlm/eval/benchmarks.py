@@ -101,8 +101,10 @@ class ResponseLog:
     reused; a torn last line (a run killed mid-write) is ignored.
     """
 
-    def __init__(self, path: Path | None, model_key: str):
-        self.path, self.model_key = path, model_key
+    def __init__(self, path: Path | None, model_key: str, system_keys: dict[str, str] | None = None):
+        # `system_keys` lets systems that do not use the connector (text ceiling, cascade) be keyed by
+        # the base models alone, so their answers are reused across connector checkpoints.
+        self.path, self.model_key, self.system_keys = path, model_key, system_keys or {}
         self.entries: dict[tuple[str, str], tuple[str, float]] = {}
         if path is not None and path.is_file():
             for line in path.read_text(encoding="utf-8").splitlines():
@@ -110,8 +112,11 @@ class ResponseLog:
                     r = json.loads(line)
                 except json.JSONDecodeError:
                     continue
-                if r.get("model") == model_key:
+                if r.get("model") == self.key(r.get("system", "")):
                     self.entries[(r["system"], r["fingerprint"])] = (r["response"], r["seconds"])
+
+    def key(self, system: str) -> str:
+        return self.system_keys.get(system, self.model_key)
 
     def get(self, system: str, fingerprint: str) -> tuple[str, float] | None:
         return self.entries.get((system, fingerprint))
@@ -121,7 +126,7 @@ class ResponseLog:
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps({"model": self.model_key, "system": system, "item": item.id,
+                f.write(json.dumps({"model": self.key(system), "system": system, "item": item.id,
                                     "condition": item.condition, "fingerprint": fingerprint, "response": response,
                                     "seconds": round(seconds, 4)}, ensure_ascii=False) + "\n")
 

@@ -53,6 +53,16 @@ def model_key(checkpoint: str | None, seed: int) -> str:
     return hashlib.sha1(json.dumps([str(folder.resolve()), stats]).encode()).hexdigest()[:16]
 
 
+def base_model_keys(config, systems) -> dict[str, str]:
+    """Keys for the systems that never see the connector: with the LLM frozen (no LoRA), the text ceiling
+    and the cascade answer the same whatever connector checkpoint is evaluated."""
+    if config is None or getattr(config, "lora_rank", 0):
+        return {}
+    asr = str(getattr(systems.transcribe, "model_dir", "custom"))
+    llm = f"llm:{config.text_model}"
+    return {"text": llm, "cascade": f"{llm}|asr:{asr}", "whisper": f"asr:{asr}"}
+
+
 def seed_everything(seed: int) -> None:
     import numpy as np
     import torch
@@ -103,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
         "benchmarks": {},
     }
     for name in names:
-        log = ResponseLog(out / "responses" / f"{name}.jsonl", results["metadata"]["model_key"])
+        log = ResponseLog(out / "responses" / f"{name}.jsonl", results["metadata"]["model_key"],
+                          base_model_keys(config, systems))
         results["benchmarks"][name] = evaluate(BENCHMARKS[name], item_sets[name], systems, log,
                                                progress=not args.no_progress)
         results["metadata"]["seconds"] = round(time.perf_counter() - start, 1)
