@@ -63,10 +63,6 @@ def chat(args: argparse.Namespace) -> int:
     return 0
 
 
-
-
-
-
 def _say_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text")
     parser.add_argument("--voice", default="piper:joe", help="a name from `voxlm voices`")
@@ -93,18 +89,6 @@ def _delegate(module: str, add: str, run: str, doc: str):
 
     verb.__doc__ = doc
     return add_arguments, verb
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 VERBS = {
