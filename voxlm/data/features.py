@@ -182,7 +182,22 @@ def _audio_identity(audio_record: dict) -> dict:
     return {"fingerprint": audio_record["fingerprint"], "files": audio_record["files"]}
 
 
-class FeatureStore:
+class _IndexedStore:
+    """What both stores share: membership, size and ids come from their `_IdIndex`."""
+
+    _index: _IdIndex
+
+    def __contains__(self, rid: object) -> bool:
+        return rid in self._index.where
+
+    def __len__(self) -> int:
+        return len(self._index.where)
+
+    def ids(self) -> list[str]:
+        return self._index.ids()
+
+
+class FeatureStore(_IndexedStore):
     """Cached encoder frames by clip id, memory-mapped: `store[id]` -> float16 `[frames, dim]`.
 
     `path` is a features folder (`SYNTH_DIR/features-<model>`) or the synth folder itself (then
@@ -239,20 +254,11 @@ class FeatureStore:
         shard, row = self._index.locate(rid)
         return int(shard.scalar("num_frames", row))
 
-    def __contains__(self, rid: object) -> bool:
-        return rid in self._index.where
-
-    def __len__(self) -> int:
-        return len(self._index.where)
-
-    def ids(self) -> list[str]:
-        return self._index.ids()
-
     def __repr__(self) -> str:
         return f"FeatureStore({str(self.path)!r}, {len(self)} clips, dim {self.dim})"
 
 
-class AudioStore:
+class AudioStore(_IndexedStore):
     """The synthesized clips by id, memory-mapped: `store[id]` -> (wave float32 `[samples]` 16 kHz, text, voice).
 
     For on-the-fly use (augmenting or encoding at training time) where cached frames do not fit.
@@ -277,15 +283,6 @@ class AudioStore:
         out = {name: shard.scalar(name, row) for name in shard.table.column_names if name != "audio"}
         out["audio"] = np.array(shard.list_column("audio")[row])
         return out
-
-    def __contains__(self, rid: object) -> bool:
-        return rid in self._index.where
-
-    def __len__(self) -> int:
-        return len(self._index.where)
-
-    def ids(self) -> list[str]:
-        return self._index.ids()
 
 
 # ---- computing features ----------------------------------------------------------------------
