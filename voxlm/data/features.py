@@ -42,6 +42,7 @@ from .synth import (
     MANIFEST,
     SHARD_RECORD,
     check_shard,
+    complete_shard_records,
     needs_build,
     list_array,
     owned_shards,
@@ -446,14 +447,10 @@ def compute_features(
 
 
 def _features_record(root: Path, audio_model: str, identity: str, dim: int, num_shards: int, this_run: dict) -> dict:
-    complete, clips, frames = [], 0, 0
-    for k in range(num_shards):
-        record = read_shard_record(root / shard_name(k))
-        if record is None:
-            continue
-        complete.append(k)
-        clips += record["rows"]
-        frames += record["frames"]
+    records = complete_shard_records(root, num_shards)
+    complete = list(records)
+    clips = sum(r["rows"] for r in records.values())
+    frames = sum(r["frames"] for r in records.values())
     return {
         "format": FORMAT_VERSION, "audio_model": audio_model, "encoder": identity, "dim": dim, "dtype": "float16",
         "frames_per_second": SAMPLING_RATE // 320, "window_frames": WINDOW_FRAMES,

@@ -354,6 +354,12 @@ def read_shard_record(folder: Path) -> dict | None:
         return None
 
 
+def complete_shard_records(root: Path, num_shards: int) -> dict[int, dict]:
+    """{shard index: its record} for the shards of `root` that are complete (by any machine)."""
+    records = {k: read_shard_record(root / shard_name(k)) for k in range(num_shards)}
+    return {k: r for k, r in records.items() if r is not None}
+
+
 def needs_build(root: Path, index: int, fingerprint: str, reused: list, rebuilt: list, log: Callable,
                 ids: Sequence[str] | None = None) -> bool:
     """Resume bookkeeping shared by synth and features for shard `index` under `root`.
@@ -594,12 +600,10 @@ def build_manifest(out_dir: Path, requests_path: Path, num_requests: int, shard_
                    settings: SynthSettings, this_run: dict) -> dict:
     """The dataset's summary, rebuilt from every shard record in `out_dir` (any machine's)."""
     num_shards = math.ceil(num_requests / shard_size)
-    clips, skipped, voices, seconds, build_seconds, complete = 0, [], {}, 0.0, 0.0, []
-    for k in range(num_shards):
-        record = read_shard_record(out_dir / shard_name(k))
-        if record is None:
-            continue
-        complete.append(k)
+    clips, skipped, voices, seconds, build_seconds = 0, [], {}, 0.0, 0.0
+    records = complete_shard_records(out_dir, num_shards)
+    complete = list(records)
+    for record in records.values():
         clips += record["rows"]
         skipped.extend(record["skipped"])
         for v, n in record["voices"].items():
