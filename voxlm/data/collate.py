@@ -46,7 +46,7 @@ class VoxLMCollator:
         if "teacher_input_ids" in features[0]:
             # The text-only view of the same examples, for distillation (see train/trainer.py).
             batch.update(self._text(features, "teacher_"))
-        batch.update(self._audio(features))
+        batch.update(collate_audio(features))
         return batch
 
     def _text(self, features: Sequence[dict], prefix: str) -> dict[str, torch.Tensor]:
@@ -66,32 +66,33 @@ class VoxLMCollator:
             prefix + "labels": torch.stack([F.pad(b, (0, width - b.numel()), value=IGNORE_INDEX) for b in labels]),
         }
 
-    @staticmethod
-    def _audio(features: Sequence[dict]) -> dict[str, torch.Tensor]:
-        with_features = [i for i, f in enumerate(features) if "input_features" in f]
-        with_frames = [i for i, f in enumerate(features) if "audio_frames" in f]
-        if with_features and with_frames:
-            raise ValueError(
-                f"samples {with_features} carry input_features and samples {with_frames} carry audio_frames: "
-                "a batch must use one audio form"
-            )
-        lengths = []
-        for i, f in enumerate(features):
-            n = len(f.get("audio_lengths", ()))
-            if n and "input_features" not in f and "audio_frames" not in f:
-                raise ValueError(f"sample {i} has audio_lengths but no input_features or audio_frames (attach the cached frames)")
-            if n:
-                lengths.append(_as_long(f["audio_lengths"]))
-        if not lengths:
-            return {}
-        out = {"audio_lengths": torch.cat(lengths)}
-        if with_features:
-            out["input_features"] = torch.cat([torch.as_tensor(features[i]["input_features"]) for i in with_features])
-        else:
-            clips = [torch.as_tensor(c) for i in with_frames for c in features[i]["audio_frames"]]
-            longest = max(c.shape[0] for c in clips)
-            out["audio_frames"] = torch.stack([F.pad(c, (0, 0, 0, longest - c.shape[0])) for c in clips])
-        n_clips = out["input_features" if with_features else "audio_frames"].shape[0]
-        if n_clips != out["audio_lengths"].numel():
-            raise ValueError(f"{n_clips} audio rows but {out['audio_lengths'].numel()} audio_lengths in the batch")
-        return out
+
+def collate_audio(features: Sequence[dict]) -> dict[str, torch.Tensor]:
+    """The audio of samples, concatenated in sample order (see `VoxLMCollator`); `{}` when none has any."""
+    with_features = [i for i, f in enumerate(features) if "input_features" in f]
+    with_frames = [i for i, f in enumerate(features) if "audio_frames" in f]
+    if with_features and with_frames:
+        raise ValueError(
+            f"samples {with_features} carry input_features and samples {with_frames} carry audio_frames: "
+            "a batch must use one audio form"
+        )
+    lengths = []
+    for i, f in enumerate(features):
+        n = len(f.get("audio_lengths", ()))
+        if n and "input_features" not in f and "audio_frames" not in f:
+            raise ValueError(f"sample {i} has audio_lengths but no input_features or audio_frames (attach the cached frames)")
+        if n:
+            lengths.append(_as_long(f["audio_lengths"]))
+    if not lengths:
+        return {}
+    out = {"audio_lengths": torch.cat(lengths)}
+    if with_features:
+        out["input_features"] = torch.cat([torch.as_tensor(features[i]["input_features"]) for i in with_features])
+    else:
+        clips = [torch.as_tensor(c) for i in with_frames for c in features[i]["audio_frames"]]
+        longest = max(c.shape[0] for c in clips)
+        out["audio_frames"] = torch.stack([F.pad(c, (0, 0, 0, longest - c.shape[0])) for c in clips])
+    n_clips = out["input_features" if with_features else "audio_frames"].shape[0]
+    if n_clips != out["audio_lengths"].numel():
+        raise ValueError(f"{n_clips} audio rows but {out['audio_lengths'].numel()} audio_lengths in the batch")
+    return out

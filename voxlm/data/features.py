@@ -278,6 +278,11 @@ class AudioStore(_IndexedStore):
         wave = np.array(shard.list_column("audio")[row])
         return wave, shard.scalar("text", row), shard.scalar("voice", row)
 
+    def transcripts(self) -> dict[str, str]:
+        """Every clip's text by id (read column-wise, without touching the audio)."""
+        return {rid: text for shard, record in zip(self._index.shards, self._index.records)
+                for rid, text in zip(record["ids"], shard.table.column("text").to_pylist()) if rid in self}
+
     def record(self, rid: str) -> dict:
         """Every column of a clip (audio as a float32 array)."""
         shard, row = self._index.locate(rid)

@@ -21,6 +21,8 @@ class VoxLMConfig(PretrainedConfig):
         audio_token: placeholder the processor expands into one position per audio token.
         max_audio_seconds: longest audio accepted per placeholder; longer clips are split into 30 s windows.
         lora_rank: 0 keeps the LLM frozen; > 0 adds LoRA adapters (peft) of that rank to `lora_target_modules`.
+        alignment_blank: text of the single LLM token that plays the CTC blank when the connector is aligned to
+            the LLM's token embeddings (`objective: ctc`); a space, so blank positions read as spacing.
     """
 
     model_type = "voxlm"
@@ -39,6 +41,7 @@ class VoxLMConfig(PretrainedConfig):
         lora_alpha: int = 16,
         lora_dropout: float = 0.0,
         lora_target_modules: tuple[str, ...] | list[str] = ("q_proj", "k_proj", "v_proj", "o_proj"),
+        alignment_blank: str = " ",
         **kwargs,
     ):
         if audio_model is None and audio_config is None:
@@ -59,4 +62,5 @@ class VoxLMConfig(PretrainedConfig):
         self.lora_alpha = lora_alpha
         self.lora_dropout = lora_dropout
         self.lora_target_modules = list(lora_target_modules)
+        self.alignment_blank = alignment_blank
         super().__init__(**kwargs)

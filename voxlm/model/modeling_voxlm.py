@@ -3,6 +3,11 @@
 The whole forward pass is `embed_inputs` + one LLM call: audio embeddings replace the `<|audio|>`
 placeholder positions that the processor expanded, so speech and text interleave anywhere in a
 sequence and a sample may carry several audio spans.
+
+The connector can also be aligned on its own (`forward(ctc_labels=...)`): CTC between its output
+positions and the transcript's tokens, each position scored against the LLM's own (frozen) token
+embeddings. No LLM pass, so a step costs a fraction of a language-model step, and the connector
+learns to emit, position by position, the embeddings of the words that were said.
 """
 
 from __future__ import annotations
@@ -11,10 +16,11 @@ import os
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel, WhisperConfig
-from transformers.modeling_outputs import CausalLMOutputWithPast
+from transformers.modeling_outputs import CausalLMOutput, CausalLMOutputWithPast
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from ..assets import resolve_model_path
@@ -84,7 +90,9 @@ class VoxLMModel(PreTrainedModel):
                     task_type="CAUSAL_LM",
                 ),
             )
-        self.audio_token_id: int | None = None  # set by the processor's tokenizer via `bind_tokenizer`
+        # Set from the processor's tokenizer by `bind_tokenizer`.
+        self.audio_token_id: int | None = None
+        self.blank_token_id: int | None = None
         # No `post_init()`: its weight initialisation would overwrite the pretrained encoder we just loaded, and
         # every submodule is already initialised (pretrained, or by its own constructor).
         self.all_tied_weights_keys = {}
@@ -95,8 +103,10 @@ class VoxLMModel(PreTrainedModel):
         return self
 
     def bind_tokenizer(self, tokenizer) -> None:
-        """Learn the placeholder's id from the tokenizer that will feed this model."""
+        """Learn the placeholder's (and the alignment blank's) id from the tokenizer that will feed this model."""
         self.audio_token_id = tokenizer.convert_tokens_to_ids(self.config.audio_token)
+        blank = tokenizer(self.config.alignment_blank, add_special_tokens=False).input_ids
+        self.blank_token_id = blank[0] if len(blank) == 1 else None
 
     # ---- the forward pass --------------------------------------------------------------------
 
@@ -151,22 +161,67 @@ class VoxLMModel(PreTrainedModel):
 
     def forward(
         self,
-        input_ids: torch.LongTensor,
+        input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         input_features: torch.Tensor | None = None,
         audio_frames: torch.Tensor | None = None,
         audio_lengths: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
+        ctc_labels: torch.LongTensor | None = None,
+        ctc_vocab: torch.LongTensor | None = None,
         **kwargs,
-    ) -> CausalLMOutputWithPast:
+    ) -> CausalLMOutputWithPast | CausalLMOutput:
         """Logits `[batch, seq, vocab]`; with `labels` also the mean cross-entropy over labelled positions.
 
-        Audio positions never carry a loss, whatever `labels` says there.
+        Audio positions never carry a loss, whatever `labels` says there. With `ctc_labels` instead
+        (and no `input_ids`): the connector alignment loss of `alignment_loss`.
         """
+        if ctc_labels is not None:
+            return self.alignment_loss(ctc_labels, ctc_vocab, audio_lengths, input_features, audio_frames)
         embeds = self.embed_inputs(input_ids, input_features, audio_frames, audio_lengths)
         if labels is not None:
             labels = labels.masked_fill(input_ids == self.audio_token_id, -100)
         return self.language_model(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels, **kwargs)
+
+    def alignment_loss(
+        self,
+        ctc_labels: torch.LongTensor,
+        ctc_vocab: torch.LongTensor,
+        audio_lengths: torch.Tensor,
+        input_features: torch.Tensor | None = None,
+        audio_frames: torch.Tensor | None = None,
+    ) -> CausalLMOutput:
+        """CTC of each clip's connector output against its transcript's LLM tokens.
+
+        ctc_labels `[clips, longest]` LLM token ids of each clip's transcript (-100 padding), one
+            30 s window per clip;
+        ctc_vocab `[candidates]` sorted LLM token ids scored at every position (every token of the
+            transcripts, not the blank): the other 40k+ tokens never need to win, and leaving them out
+            makes the scoring several times cheaper.
+        Position logits are dot products with the frozen input embeddings, blank = the embedding of
+        `config.alignment_blank`, so the aligned connector speaks the LLM's own input vocabulary.
+        Returns the loss (mean over clips of per-token CTC) and the logits `[clips, positions, 1 + candidates]`.
+        """
+        if self.blank_token_id is None:
+            raise RuntimeError("call model.bind_tokenizer(processor.tokenizer) first; alignment_blank must be one token")
+        tokens = self.encode_audio(audio_lengths, input_features, audio_frames)
+        counts = [num_audio_tokens(int(n), self.config.stack_factor) for n in audio_lengths]
+        if len(counts) != ctc_labels.shape[0]:
+            raise ValueError(f"{len(counts)} audio windows but {ctc_labels.shape[0]} transcripts: align clips of at most 30 s")
+        positions = nn.utils.rnn.pad_sequence(list(tokens.split(counts)), batch_first=True)
+        table = self.language_model.get_input_embeddings().weight
+        candidates = torch.cat([table[self.blank_token_id][None], table[ctc_vocab]])
+        logits = positions @ candidates.to(positions.dtype).T
+        real = ctc_labels != -100
+        targets = torch.searchsorted(ctc_vocab, ctc_labels.clamp(min=0)) + 1  # 0 is the blank
+        found = torch.gather(ctc_vocab, 0, (targets - 1).clamp(max=len(ctc_vocab) - 1).flatten()).view_as(targets)
+        if bool((real & (found != ctc_labels)).any()):
+            raise ValueError("ctc_labels hold tokens missing from ctc_vocab")
+        loss = F.ctc_loss(
+            logits.float().log_softmax(-1).transpose(0, 1), targets[real], torch.tensor(counts), real.sum(1),
+            blank=0, zero_infinity=True,
+        )
+        return CausalLMOutput(loss=loss, logits=logits)
 
     @torch.no_grad()
     def generate(

@@ -25,6 +25,10 @@ class TrainConfig:
     """Name shown in logs and the model card."""
     model: dict = field(default_factory=dict)
     """`VoxLMConfig` keyword arguments for a fresh model (e.g. `text_model`, `stack_factor`, `lora_rank`)."""
+    objective: str = "lm"
+    """'lm': cross-entropy on target tokens through the LLM (plus KL with `kl_weight`); 'ctc': align the connector
+    alone to the transcripts' token embeddings (no LLM pass, several times faster; see VoxLMModel.alignment_loss).
+    With 'ctc', train_data/eval_data may also name `voxlm synth` folders (every clip with its text)."""
     init_from: str | None = None
     """A VoxLM checkpoint to start from instead of a fresh connector: how recipes chain."""
     train_data: list = field(default_factory=list)
@@ -67,6 +71,11 @@ class TrainConfig:
         unknown = set(self.model) - set(_MODEL_KEYS)
         if unknown:
             raise ValueError(f"unknown model keys {sorted(unknown)}; valid: {sorted(_MODEL_KEYS)}")
+        if self.objective not in ("lm", "ctc"):
+            raise ValueError(f"objective must be 'lm' or 'ctc', got {self.objective!r}")
+        if self.objective == "ctc" and (self.kl_weight or not self.cached_features):
+            raise ValueError("objective 'ctc' reads cached encoder frames and has no KL term: "
+                             "set cached_features=true and kl_weight=0")
         if self.lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
         for name in ("train_data", "eval_data", "speech_data"):

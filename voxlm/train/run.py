@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..data.collate import VoxLMCollator
 from ..data.examples import ExampleDataset, read_examples
+from ..data.transcripts import TranscriptCollator, TranscriptDataset, drop_held_out, read_transcribed_clips
 from .config import TrainConfig, load_config, read_stages
 from .trainer import Trainer, build_model
 
@@ -17,11 +18,15 @@ class ClipStores:
     def __init__(self, stores: list):
         self.stores = stores
 
+    def _holder(self, ref: str):
+        # The last store when none holds `ref`: its own KeyError names the command that makes the clip.
+        return next((store for store in self.stores if ref in store), self.stores[-1])
+
     def __getitem__(self, ref: str):
-        for store in self.stores:
-            if ref in store:
-                return store[ref]
-        return self.stores[-1][ref]  # raises the store's own KeyError, which names the command that makes it
+        return self._holder(ref)[ref]
+
+    def num_frames(self, ref: str) -> int:
+        return self._holder(ref).num_frames(ref)
 
 
 def audio_lookups(config: TrainConfig, data_file: Path, audio_model: str) -> dict:
@@ -34,6 +39,20 @@ def audio_lookups(config: TrainConfig, data_file: Path, audio_model: str) -> dic
         stores = ClipStores([AudioStore(d) for d in config.speech_data])
         return {"wave": lambda ref: stores[ref][0]}
     return {"wave": lambda ref: str((data_file.parent / ref).resolve())}
+
+
+def build_alignment_data(config: TrainConfig, model, processor) -> tuple[TranscriptDataset, TranscriptDataset | None, TranscriptCollator]:
+    """(clip, transcript) pairs for `objective: ctc`; clips whose words are also held out never train."""
+    frames = audio_lookups(config, Path(config.train_data[0]), model.config.audio_model)["frames"]
+    train_pairs = read_transcribed_clips(config.train_data)
+    eval_pairs = read_transcribed_clips(config.eval_data)
+    train_pairs, dropped = drop_held_out(train_pairs, eval_pairs)
+    if dropped:
+        print(f"alignment: left out {dropped} training clips whose transcripts are also in eval_data")
+    train_set, eval_set = (TranscriptDataset(pairs, processor.tokenizer, frames, model.blank_token_id)
+                           for pairs in (train_pairs, eval_pairs))
+    collate = TranscriptCollator(train_set.vocab + eval_set.vocab)
+    return train_set, eval_set if eval_pairs else None, collate
 
 
 def build_datasets(config: TrainConfig, processor, processor_audio_model: str) -> tuple[ExampleDataset, ExampleDataset | None]:
@@ -64,8 +83,11 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         raise ValueError("the recipe names no train_data (JSONL examples: make them with `voxlm imitate` or `voxlm interleave`)")
     check_no_held_out_voices(config.speech_data)
     model, processor = build_model(config)
-    train_set, eval_set = build_datasets(config, processor, model.config.audio_model)
-    collate = VoxLMCollator(pad_token_id=processor.tokenizer.pad_token_id)
+    if config.objective == "ctc":
+        train_set, eval_set, collate = build_alignment_data(config, model, processor)
+    else:
+        train_set, eval_set = build_datasets(config, processor, model.config.audio_model)
+        collate = VoxLMCollator(pad_token_id=processor.tokenizer.pad_token_id)
     return Trainer(config, model, processor, train_set, eval_set, collate).fit(resume=resume)
 
 

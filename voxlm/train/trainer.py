@@ -2,7 +2,8 @@
 
 What trains is whatever requires grad in `VoxLMModel` (the connector, plus LoRA if configured).
 Loss: cross-entropy on target tokens, optionally plus KL to the frozen LLM reading the transcript
-(Ultravox-style distillation). A checkpoint holds the trained weights, optimizer, scheduler, RNG
+(Ultravox-style distillation); or, with `objective: ctc`, the connector's CTC alignment to the
+transcripts' token embeddings (`VoxLMModel.alignment_loss`). A checkpoint holds the trained weights, optimizer, scheduler, RNG
 states and the data position, written to a temporary folder and renamed into place; `resume`
 continues from the newest complete one and reproduces an uninterrupted run.
 """
@@ -30,7 +31,8 @@ from ..model.modeling_voxlm import WEIGHTS_NAME
 from .config import TrainConfig, config_dict
 
 STATE_NAME = "trainer_state.pt"
-MODEL_INPUTS = ("input_ids", "attention_mask", "labels", "input_features", "audio_frames", "audio_lengths")
+MODEL_INPUTS = ("input_ids", "attention_mask", "labels", "input_features", "audio_frames", "audio_lengths",
+                "ctc_labels", "ctc_vocab")
 
 
 class EpochSampler(torch.utils.data.Sampler):
@@ -147,7 +149,7 @@ class Trainer:
     def _loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
         inputs = {k: batch[k] for k in MODEL_INPUTS if k in batch}
         out = self.model(**inputs)
-        metrics = {"ce": out.loss.detach().item()}
+        metrics = {"ce" if self.config.objective == "lm" else "ctc": out.loss.detach().item()}
         loss = out.loss
         if self.config.kl_weight > 0:
             if "teacher_input_ids" not in batch:
@@ -269,7 +271,7 @@ class Trainer:
                 metrics = self.train_step(batches)
                 window.append(metrics)
                 progress.update(1)
-                progress.set_postfix(loss=f"{metrics['ce']:.3f}")
+                progress.set_postfix(loss=f"{next(iter(metrics.values())):.3f}")
                 step = self.position.step
                 if step % config.log_every == 0 or step == config.max_steps:
                     elapsed = time.perf_counter() - window_start
@@ -313,7 +315,7 @@ def write_model_card(directory: Path, config: TrainConfig, metrics_file: Path) -
     """README.md next to the weights: what was trained, on what, for how long, and the held-out loss curve."""
     entries = [json.loads(line) for line in metrics_file.read_text().splitlines()] if metrics_file.is_file() else []
     evals = [(e["step"], e["eval_loss"]) for e in entries if "eval_loss" in e]
-    train = [e for e in entries if "ce" in e]
+    train = [e for e in entries if "seconds_per_step" in e]
     seconds = sum(e["seconds_per_step"] * config.log_every for e in train)
     lines = [
         f"# VoxLM checkpoint: {config.recipe}",
@@ -322,6 +324,7 @@ def write_model_card(directory: Path, config: TrainConfig, metrics_file: Path) -
         "",
         f"- base models: {json.dumps(config.model)}",
         f"- data: {', '.join(config.train_data)} (held out: {', '.join(config.eval_data) or 'none'})",
+        f"- objective: {config.objective}",
         f"- steps: {config.max_steps} x batch {config.batch_size} x accumulation {config.grad_accum}, "
         f"lr {config.learning_rate} ({config.lr_schedule}), KL weight {config.kl_weight}",
         f"- training time (logged steps): {seconds / 60:.1f} min",

@@ -1,0 +1,92 @@
+"""Connector alignment (`objective: ctc`): the data it reads, the loss, and a tiny run that learns."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from voxlm.data.examples import Example, write_examples
+from voxlm.data.interleave import InterleavedSample, Segment
+from voxlm.data.transcripts import TranscriptCollator, TranscriptDataset, drop_held_out, read_transcribed_clips
+from voxlm.train.config import load_config
+from voxlm.train.trainer import Trainer
+
+SENTENCES = ["hello world", "the quick brown fox", "what is said", "the lazy dog"]
+
+
+class Frames(dict):
+    """A FeatureStore stand-in: clip id -> frames `[n, 16]`."""
+
+    def num_frames(self, ref: str) -> int:
+        return len(self[ref])
+
+
+@pytest.fixture
+def clips():
+    rng = np.random.default_rng(0)
+    return Frames({f"c{i}": rng.standard_normal((60 + 8 * i, 16)).astype(np.float32) for i in range(len(SENTENCES))})
+
+
+def dataset_of(processor, model, frames):
+    return TranscriptDataset({f"c{i}": s for i, s in enumerate(SENTENCES)}, processor.tokenizer, frames, model.blank_token_id)
+
+
+def test_alignment_training_lowers_the_held_out_ctc_loss(make_tiny, clips, tmp_path):
+    model, processor = make_tiny()
+    data = dataset_of(processor, model, clips)
+    config = load_config(None, [f"{k}={json.dumps(v)}" for k, v in dict(
+        objective="ctc", output_dir=str(tmp_path), batch_size=4, max_steps=60, learning_rate=1e-2, warmup_steps=1,
+        eval_every=60, save_every=60, log_every=10).items()])
+    Trainer(config, model, processor, data, data, TranscriptCollator(data.vocab), log=lambda *_: None).fit()
+    entries = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    losses = [e["eval_loss"] for e in entries if "eval_loss" in e]
+    assert losses[-1] < 0.5 * losses[0]
+    assert "ctc" in entries[1] and "ce" not in entries[1]
+
+
+def test_the_blank_never_appears_in_targets_and_the_vocab_covers_them(make_tiny, clips):
+    model, processor = make_tiny()
+    data = dataset_of(processor, model, clips)
+    assert all(model.blank_token_id not in ids for ids in data.labels)
+    assert set(data.vocab) == {i for ids in data.labels for i in ids}
+    batch = TranscriptCollator(data.vocab)([data[0], data[1]])
+    assert batch["ctc_labels"].shape[0] == batch["audio_frames"].shape[0] == 2
+    out = model(**batch)
+    assert out.logits.shape[-1] == 1 + len(data.vocab) and torch.isfinite(out.loss)
+
+
+def test_tokens_outside_the_candidate_vocab_are_refused(make_tiny, clips):
+    model, processor = make_tiny()
+    data = dataset_of(processor, model, clips)
+    batch = TranscriptCollator(data.labels[1])([data[0]])  # "hello world" has tokens "the quick brown fox" lacks
+    with pytest.raises(ValueError, match="missing from ctc_vocab"):
+        model(**batch)
+
+
+def test_clips_longer_than_one_window_are_left_out(make_tiny, clips):
+    model, processor = make_tiny()
+    clips["long"] = np.zeros((1600, 16), dtype=np.float32)
+    data = TranscriptDataset({"long": "hello", "c0": "hello world"}, processor.tokenizer, clips, model.blank_token_id)
+    assert data.refs == ["c0"] and data.skipped_long == 1
+
+
+def test_transcribed_clips_come_from_examples_and_interleaved_samples(tmp_path):
+    chat = Example(id="1", messages=[{"role": "user", "content": [
+        {"type": "text", "text": "Summarize."}, {"type": "audio", "audio": "a", "text": "Hello, world!"}]}], response="x")
+    spliced = InterleavedSample(doc_id="d", kind="interleaved-word", segments=[
+        Segment("text", "before", None, True), Segment("speech", "the lazy dog", "b", False)])
+    write_examples([chat, spliced.to_dict()], tmp_path / "train.jsonl")
+    pairs = read_transcribed_clips([tmp_path / "train.jsonl"])
+    assert pairs == {"a": "Hello, world!", "b": "the lazy dog"}
+    kept, dropped = drop_held_out(pairs, {"z": "hello world"})
+    assert kept == {"b": "the lazy dog"} and dropped == 1
+
+
+def test_ctc_recipes_refuse_kl_and_raw_audio():
+    with pytest.raises(ValueError, match="objective 'ctc'"):
+        load_config(None, ["objective=ctc", "kl_weight=1"])
+    with pytest.raises(ValueError, match="objective must be"):
+        load_config(None, ["objective=mse"])

@@ -1,0 +1,95 @@
+"""(clip, transcript) pairs for aligning the connector (`objective: ctc` in a training recipe).
+
+Pairs come from example files (each audio part with its `text`, each spoken span of an InSerter
+sample) or straight from `voxlm synth` folders (every clip with the text it was synthesized from):
+
+    pairs = read_transcribed_clips(["data/default/inserter/train.jsonl", "data/starter"])
+    dataset = TranscriptDataset(pairs, tokenizer, frames=FeatureStore(...), blank_token_id=216)
+    batch = TranscriptCollator(dataset.vocab)([dataset[0], dataset[1]])   # VoxLMModel(**batch).loss
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..model.processing_voxlm import WINDOW_FRAMES
+from .collate import collate_audio
+from .examples import Example, read_examples
+from .features import AudioStore
+
+
+def read_transcribed_clips(sources: Iterable[str | Path]) -> dict[str, str]:
+    """clip id -> transcript from example files and synth folders; the first transcript of a clip wins."""
+    pairs: dict[str, str] = {}
+    for source in sources:
+        if Path(source).is_dir():
+            found = AudioStore(source).transcripts().items()
+        else:
+            found = []
+            for example in read_examples(source):
+                if isinstance(example, Example):
+                    found += [(p["audio"], p["text"]) for p in example.audio_parts() if p.get("text")]
+                else:
+                    found += [(s.audio, s.text) for s in example.speech_segments if s.audio]
+        for ref, text in found:
+            pairs.setdefault(ref, text)
+    return pairs
+
+
+def _normalized(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def drop_held_out(train: dict[str, str], held_out: dict[str, str]) -> tuple[dict[str, str], int]:
+    """Train pairs minus every clip whose transcript (case and punctuation aside) is also held out."""
+    spoken = {_normalized(t) for t in held_out.values()}
+    kept = {ref: text for ref, text in train.items() if _normalized(text) not in spoken}
+    return kept, len(train) - len(kept)
+
+
+class TranscriptDataset(Dataset):
+    """Items `audio_frames` ([one window]), `audio_lengths`, `ctc_labels` (LLM token ids, blank removed).
+
+    Clips longer than one 30 s encoder window are left out (`skipped_long`): alignment needs no long
+    clips, and one window per clip keeps positions and transcripts one to one. `vocab` holds every
+    token of these transcripts (the CTC candidates, see `VoxLMModel.alignment_loss`).
+    """
+
+    def __init__(self, pairs: dict[str, str], tokenizer, frames, blank_token_id: int):
+        self.frames = frames
+        self.refs, self.labels, self.skipped_long = [], [], 0
+        for ref, text in pairs.items():
+            if frames.num_frames(ref) > WINDOW_FRAMES:
+                self.skipped_long += 1
+                continue
+            # A leading space: mid-sentence spelling, as the words would appear inside a prompt.
+            ids = [i for i in tokenizer(" " + text.strip(), add_special_tokens=False).input_ids if i != blank_token_id]
+            if ids:
+                self.refs.append(ref)
+                self.labels.append(ids)
+        self.vocab = sorted({i for ids in self.labels for i in ids})
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    def __getitem__(self, index: int) -> dict:
+        frames = torch.from_numpy(np.asarray(self.frames[self.refs[index]], dtype=np.float32))
+        return {"audio_frames": [frames], "audio_lengths": torch.tensor([len(frames)]),
+                "ctc_labels": torch.tensor(self.labels[index])}
+
+
+class TranscriptCollator:
+    """Audio as `collate_audio` batches it, `ctc_labels` padded with -100, and `ctc_vocab`."""
+
+    def __init__(self, vocab: Iterable[int]):
+        self.vocab = torch.tensor(sorted(set(vocab)), dtype=torch.long)
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        labels = torch.nn.utils.rnn.pad_sequence([f["ctc_labels"] for f in features], batch_first=True, padding_value=-100)
+        return {**collate_audio(features), "ctc_labels": labels, "ctc_vocab": self.vocab}
