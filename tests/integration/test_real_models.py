@@ -85,3 +85,39 @@ def test_chat_answers_a_spoken_question(asset):
     assert reply.text.strip()
     assert 0 < reply.completion_tokens <= 24
     assert reply.seconds_to_first_token is not None
+
+
+def test_alignment_teaches_a_fresh_connector_the_llm_tokens_of_a_real_clip(asset):
+    """A few CTC steps on one real clip: the loss falls, and greedy decoding against the LLM's own
+    embedding table starts to spell the question's words."""
+    asset("whisper-tiny.en"), asset("smollm2-135m-instruct")
+    from voxlm.data.transcripts import TranscriptCollator, TranscriptDataset
+    from voxlm.model import VoxLMConfig, VoxLMModel, VoxLMProcessor
+
+    torch.manual_seed(0)
+    model = VoxLMModel(VoxLMConfig())
+    processor = VoxLMProcessor.from_config(model.config)
+    model.bind_tokenizer(processor.tokenizer)
+    wave = load_audio(str(SAMPLE))
+    features = processor.feature_extractor([wave], sampling_rate=16_000, return_tensors="pt").input_features
+    with torch.no_grad():
+        frames = model.audio_tower(features).last_hidden_state[0, : -(-wave.size // 320)]
+
+    class Frames(dict):
+        def num_frames(self, ref):
+            return len(self[ref])
+
+    data = TranscriptDataset({"q": SAMPLE_TEXT}, processor.tokenizer, Frames(q=frames.numpy()), model.blank_token_id)
+    batch = TranscriptCollator(data.vocab)([data[0]])
+    optimizer = torch.optim.AdamW(model.connector.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(30):
+        out = model(**batch)
+        optimizer.zero_grad()
+        out.loss.backward()
+        optimizer.step()
+        losses.append(out.loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    best = out.logits[0].argmax(-1)
+    emitted = {data.vocab[i - 1] for i in best.tolist() if i > 0}
+    assert emitted & set(data.labels[0])
