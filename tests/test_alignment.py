@@ -10,7 +10,14 @@ import torch
 
 from voxlm.data.examples import Example, write_examples
 from voxlm.data.interleave import InterleavedSample, Segment
-from voxlm.data.transcripts import TranscriptCollator, TranscriptDataset, drop_held_out, read_transcribed_clips
+from voxlm.data.transcripts import (
+    TranscriptCollator,
+    TranscriptDataset,
+    drop_held_out,
+    edit_distance,
+    greedy_ctc_tokens,
+    read_transcribed_clips,
+)
 from voxlm.train.config import load_config
 from voxlm.train.trainer import Trainer
 
@@ -45,6 +52,9 @@ def test_alignment_training_lowers_the_held_out_ctc_loss(make_tiny, clips, tmp_p
     losses = [e["eval_loss"] for e in entries if "eval_loss" in e]
     assert losses[-1] < 0.5 * losses[0]
     assert "ctc" in entries[1] and "ce" not in entries[1]
+    rates = [e["eval_token_error_rate"] for e in entries if "eval_loss" in e]
+    assert rates[-1] < rates[0]
+    assert "token error rate" in (tmp_path / "final" / "README.md").read_text()
 
 
 def test_the_blank_never_appears_in_targets_and_the_vocab_covers_them(make_tiny, clips):
@@ -90,3 +100,17 @@ def test_ctc_recipes_refuse_kl_and_raw_audio():
         load_config(None, ["objective=ctc", "kl_weight=1"])
     with pytest.raises(ValueError, match="objective must be"):
         load_config(None, ["objective=mse"])
+
+
+def test_greedy_decoding_merges_repeats_drops_blanks_and_stops_at_the_clip_end():
+    vocab = torch.tensor([10, 20, 30])
+    best = torch.tensor([[1, 1, 0, 1, 2, 2, 0, 3]])  # candidate indices; 0 = blank
+    logits = torch.nn.functional.one_hot(best, 4).float()
+    assert greedy_ctc_tokens(logits, torch.tensor([8 * 2]), vocab, stack_factor=2) == [[10, 10, 20, 30]]
+    assert greedy_ctc_tokens(logits, torch.tensor([5 * 2]), vocab, stack_factor=2) == [[10, 10, 20]]
+
+
+def test_edit_distance():
+    assert edit_distance([1, 2, 3], [1, 3]) == 1
+    assert edit_distance([], [4, 5]) == 2
+    assert edit_distance([1, 2], [2, 1]) == 2

@@ -84,6 +84,26 @@ class TranscriptDataset(Dataset):
                 "ctc_labels": torch.tensor(self.labels[index])}
 
 
+def greedy_ctc_tokens(logits: torch.Tensor, audio_lengths: torch.Tensor, vocab: torch.Tensor, stack_factor: int) -> list[list[int]]:
+    """Best path per clip (`alignment_loss` logits), repeats merged and blanks dropped, as LLM token ids."""
+    decoded = []
+    for row, frames in zip(logits.argmax(-1), audio_lengths.tolist()):
+        best = torch.unique_consecutive(row[: -(-frames // stack_factor)])
+        decoded.append(vocab[best[best > 0] - 1].tolist())
+    return decoded
+
+
+def edit_distance(a: list, b: list) -> int:
+    """Levenshtein distance between two sequences."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
 class TranscriptCollator:
     """Audio as `collate_audio` batches it, `ctc_labels` padded with -100, and `ctc_vocab`."""
 

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from ..data.transcripts import edit_distance, greedy_ctc_tokens
 from ..model import VoxLMConfig, VoxLMModel, VoxLMProcessor
 from ..model.modeling_voxlm import WEIGHTS_NAME
 from .config import TrainConfig, config_dict
@@ -180,19 +181,31 @@ class Trainer:
         return totals
 
     @torch.no_grad()
-    def evaluate(self) -> float | None:
-        """Mean cross-entropy over the first `eval_batches` held-out batches (fixed order)."""
+    def evaluate(self) -> dict:
+        """Mean loss over the first `eval_batches` held-out batches (fixed order); for alignment also the
+        token error rate of greedy CTC decoding against the transcripts."""
         if self.eval_set is None or len(self.eval_set) == 0:
-            return None
+            return {}
         self.model.eval()
-        losses = []
+        losses, errors, reference_tokens = [], 0, 0
         loader = self.accelerator.prepare_data_loader(self._loader(self.eval_set))
+        stack_factor = self.accelerator.unwrap_model(self.model).config.stack_factor
         for index, batch in enumerate(loader):
             if index >= self.config.eval_batches:
                 break
             out = self.model(**{k: batch[k] for k in MODEL_INPUTS if k in batch})
             losses.append(self.accelerator.gather(out.loss.detach()).mean().item())
-        return float(np.mean(losses))
+            if self.config.objective == "ctc":
+                decoded = greedy_ctc_tokens(out.logits, batch["audio_lengths"], batch["ctc_vocab"], stack_factor)
+                for hypothesis, labels in zip(decoded, batch["ctc_labels"]):
+                    reference = labels[labels != -100].tolist()
+                    errors += edit_distance(hypothesis, reference)
+                    reference_tokens += len(reference)
+        result = {"eval_loss": float(np.mean(losses))}
+        if self.config.objective == "ctc":
+            counts = self.accelerator.reduce(torch.tensor([errors, reference_tokens], device=self.accelerator.device), "sum")
+            result["eval_token_error_rate"] = counts[0].item() / max(1, counts[1].item())
+        return result
 
     # ---- checkpoints -----------------------------------------------------------------------
 
@@ -262,7 +275,7 @@ class Trainer:
         history = []
         try:
             if self.position.step == 0:
-                history.append(self._record(metrics_file, {"step": 0, "eval_loss": self.evaluate()}))
+                history.append(self._record(metrics_file, {"step": 0, **self.evaluate()}))
             batches = self._batches()
             progress = tqdm(total=config.max_steps, initial=self.position.step, desc=config.recipe, unit="step",
                             disable=not self.accelerator.is_main_process)
@@ -281,7 +294,7 @@ class Trainer:
                     history.append(self._record(metrics_file, summary))
                     window, window_start = [], time.perf_counter()
                 if step % config.eval_every == 0 or step == config.max_steps:
-                    history.append(self._record(metrics_file, {"step": step, "eval_loss": self.evaluate()}))
+                    history.append(self._record(metrics_file, {"step": step, **self.evaluate()}))
                 if step % config.save_every == 0 or step == config.max_steps:
                     self.save_checkpoint()
             progress.close()
@@ -307,14 +320,17 @@ class Trainer:
                 f.write(json.dumps(entry) + "\n")
             self.accelerator.log({k: v for k, v in entry.items() if k != "step"}, step=entry["step"])
             if "eval_loss" in entry:
-                self.log(f"step {entry['step']}: eval loss {entry['eval_loss']:.4f}")
+                rate = entry.get("eval_token_error_rate")
+                self.log(f"step {entry['step']}: eval loss {entry['eval_loss']:.4f}"
+                         + (f", token error rate {rate:.3f}" if rate is not None else ""))
         return entry
 
 
 def write_model_card(directory: Path, config: TrainConfig, metrics_file: Path) -> None:
     """README.md next to the weights: what was trained, on what, for how long, and the held-out loss curve."""
     entries = [json.loads(line) for line in metrics_file.read_text().splitlines()] if metrics_file.is_file() else []
-    evals = [(e["step"], e["eval_loss"]) for e in entries if "eval_loss" in e]
+    evals = [e for e in entries if "eval_loss" in e]
+    with_rate = any("eval_token_error_rate" in e for e in evals)
     train = [e for e in entries if "seconds_per_step" in e]
     seconds = sum(e["seconds_per_step"] * config.log_every for e in train)
     lines = [
@@ -329,9 +345,10 @@ def write_model_card(directory: Path, config: TrainConfig, metrics_file: Path) -
         f"lr {config.learning_rate} ({config.lr_schedule}), KL weight {config.kl_weight}",
         f"- training time (logged steps): {seconds / 60:.1f} min",
         "",
-        "| step | held-out loss |",
-        "|---:|---:|",
-        *[f"| {step} | {loss:.4f} |" for step, loss in evals],
+        "| step | held-out loss |" + (" held-out token error rate (greedy CTC) |" if with_rate else ""),
+        "|---:|---:|" + ("---:|" if with_rate else ""),
+        *[f"| {e['step']} | {e['eval_loss']:.4f} |" + (f" {e.get('eval_token_error_rate', float('nan')):.3f} |" if with_rate else "")
+          for e in evals],
         "",
     ]
     (directory / "README.md").write_text("\n".join(lines))
