@@ -3,9 +3,10 @@
 What trains is whatever requires grad in `VoxLMModel` (the connector, plus LoRA if configured).
 Loss: cross-entropy on target tokens, optionally plus KL to the frozen LLM reading the transcript
 (Ultravox-style distillation); or, with `objective: ctc`, the connector's CTC alignment to the
-transcripts' token embeddings (`VoxLMModel.alignment_loss`). A checkpoint holds the trained weights, optimizer, scheduler, RNG
-states and the data position, written to a temporary folder and renamed into place; `resume`
-continues from the newest complete one and reproduces an uninterrupted run.
+transcripts' token embeddings (`VoxLMModel.alignment_loss`). A checkpoint holds the trained
+weights, optimizer, scheduler, RNG states and the data position, written to a temporary folder
+and renamed into place; `resume` continues from the newest complete one and reproduces an
+uninterrupted run.
 """
 
 from __future__ import annotations
