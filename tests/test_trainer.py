@@ -155,3 +155,21 @@ def test_chained_recipes_read_each_stage_over_its_defaults(tmp_path):
     configs = [load_config(stage, ["max_steps=7"]) for stage in stages]
     assert [(c.recipe, c.max_steps, c.learning_rate, c.kl_weight) for c in configs] == [("a", 7, 0.01, 0.0), ("b", 7, 0.01, 1.0)]
     assert read_stages(tmp_path / "a.yaml") is None
+
+
+def test_a_chain_stops_at_a_stage_that_was_stopped(tmp_path, monkeypatch):
+    import argparse
+
+    from voxlm.train import run as run_module
+
+    (tmp_path / "chain.yaml").write_text(f"stages:\n  - {{recipe: a, output_dir: {tmp_path / 'a'}}}\n"
+                                         f"  - {{recipe: b, output_dir: {tmp_path / 'b'}}}\n")
+    started = []
+
+    def stopped_early(config, resume=False):  # as after SIGTERM: checkpoints, but no final weights
+        started.append(config.recipe)
+        return tmp_path / config.recipe / "final"
+
+    monkeypatch.setattr(run_module, "train", stopped_early)
+    code = run_module.run(argparse.Namespace(recipe=str(tmp_path / "chain.yaml"), overrides=[], resume=False))
+    assert code == 1 and started == ["a"]

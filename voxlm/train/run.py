@@ -112,5 +112,10 @@ def run(args: argparse.Namespace) -> int:
             done = Path(config.output_dir) / "final" / "model.safetensors"
             # A finished stage is not trained again when the chain is rerun.
             final = done.parent if done.is_file() else train(config, resume=args.resume)
+            if not (final / "model.safetensors").is_file():
+                break  # stopped (SIGTERM): later stages must not start from an unfinished one
+    if not (final / "model.safetensors").is_file():
+        print(f"stopped before the last step: no {final} yet; rerun the same command with --resume")
+        return 1
     print(f"trained model: {final}")
     return 0
