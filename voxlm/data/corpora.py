@@ -149,7 +149,7 @@ def _digest(data: str) -> bytes:
     return hashlib.blake2b(data.encode("utf-8"), digest_size=8).digest()
 
 
-def _canonical(text: str) -> str:
+def canonical_text(text: str) -> str:
     """Lowercase alphanumeric words only: what is left when case, punctuation and spacing are ignored."""
     return _NON_ALNUM.sub(" ", text.lower()).strip()
 
@@ -200,7 +200,7 @@ class Deduplicator:
     def is_duplicate(self, text: str) -> bool:
         """True if `text` duplicates one seen before; otherwise remember it and return False."""
         exact = b"e" + _digest(text)
-        canonical = _canonical(text)
+        canonical = canonical_text(text)
         near = b"c" + _digest(canonical)
         if exact in self._seen:
             self.dropped["exact"] += 1

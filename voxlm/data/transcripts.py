@@ -10,7 +10,6 @@ sample) or straight from `voxlm synth` folders (every clip with the text it was 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Iterable
 
@@ -18,8 +17,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..model.connector import num_audio_tokens
 from ..model.processing_voxlm import WINDOW_FRAMES
 from .collate import collate_audio
+from .corpora import canonical_text
 from .examples import Example, read_examples
 from .features import AudioStore
 
@@ -42,14 +43,10 @@ def read_transcribed_clips(sources: Iterable[str | Path]) -> dict[str, str]:
     return pairs
 
 
-def _normalized(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
-
-
 def drop_held_out(train: dict[str, str], held_out: dict[str, str]) -> tuple[dict[str, str], int]:
     """Train pairs minus every clip whose transcript (case and punctuation aside) is also held out."""
-    spoken = {_normalized(t) for t in held_out.values()}
-    kept = {ref: text for ref, text in train.items() if _normalized(text) not in spoken}
+    spoken = {canonical_text(t) for t in held_out.values()}
+    kept = {ref: text for ref, text in train.items() if canonical_text(text) not in spoken}
     return kept, len(train) - len(kept)
 
 
@@ -88,7 +85,7 @@ def greedy_ctc_tokens(logits: torch.Tensor, audio_lengths: torch.Tensor, vocab: 
     """Best path per clip (`alignment_loss` logits), repeats merged and blanks dropped, as LLM token ids."""
     decoded = []
     for row, frames in zip(logits.argmax(-1), audio_lengths.tolist()):
-        best = torch.unique_consecutive(row[: -(-frames // stack_factor)])
+        best = torch.unique_consecutive(row[: num_audio_tokens(frames, stack_factor)])
         decoded.append(vocab[best[best > 0] - 1].tolist())
     return decoded
 
