@@ -77,3 +77,45 @@ open(f"{d}/starter_requests.jsonl", "w").write("".join(json.dumps({"id": r["id"]
 PY
 voxlm synth $D/starter_requests.jsonl $D/starter --voices $VOICES --num-workers 2
 voxlm features $D/starter --audio-model whisper-tiny.en
+
+# 6. Broader speech-only alignment data: the starter passages are fortunes, so questions, names and
+#    everyday technical words are rare in them. 1,600 first chunks (15-45 words) of ShareGPT answers,
+#    1,000 ShareGPT user instructions and 600 GCIDE definitions, train splits only (~35 min on 2 cores).
+voxlm corpus sharegpt -o $D/all_sharegpt.jsonl --limit 6000
+voxlm corpus gcide -o $D/all_gcide.jsonl --min-words 10 --max-words 45
+voxlm corpus sharegpt-instructions -o $D/all_instr_long.jsonl --min-words 6 --max-words 45
+python - "$D" <<'PY'
+import json, random, sys
+from voxlm.tts.text import split_sentences
+d = sys.argv[1]
+def rows(name):
+    out = [json.loads(l) for l in open(f"{d}/{name}")]
+    random.Random(2).shuffle(out)
+    return out
+def first_chunk(text, lo=15, hi=45):
+    chunk = []
+    for s in split_sentences(text):
+        if any(c in s for c in "{}[]<>=_#*|\\`/"):  # code and markup read badly and teach nothing
+            chunk = []
+            continue
+        chunk.append(s)
+        n = len(" ".join(chunk).split())
+        if n > hi:
+            chunk = [s] if len(s.split()) <= hi else []
+        elif n >= lo:
+            return " ".join(chunk)
+    return None
+spoken = {json.loads(l)["text"] for f in ("instr_train.jsonl", "instr_eval.jsonl") for l in open(f"{d}/{f}")}
+requests = []
+for r in rows("all_sharegpt.jsonl"):
+    if len(requests) == 1600:
+        break
+    if (text := first_chunk(r["text"])) is not None:
+        requests.append({"id": r["id"] + "#chunk", "text": text})
+requests += [{"id": r["id"], "text": r["text"]} for r in rows("all_instr_long.jsonl") if r["text"] not in spoken
+             and not any(c in r["text"] for c in "{}[]<>=_#*|\\`/")][:1000]
+requests += [{"id": r["id"], "text": r["text"]} for r in rows("all_gcide.jsonl")[:600]]
+open(f"{d}/broad_requests.jsonl", "w").write("".join(json.dumps(r) + "\n" for r in requests))
+PY
+voxlm synth $D/broad_requests.jsonl $D/broad --voices $VOICES --num-workers 2
+voxlm features $D/broad --audio-model whisper-tiny.en
