@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the training data of recipes/default.yaml under data/default/ (every step resumable;
-# roughly 2 h on 2 cores, most of it speech synthesis and encoder features).
+# roughly 3 h on 2 cores, most of it speech synthesis and encoder features).
 #   bash recipes/default-data.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
