@@ -92,10 +92,12 @@ def rows(name):
     out = [json.loads(l) for l in open(f"{d}/{name}")]
     random.Random(2).shuffle(out)
     return out
+def plain(text):  # code and markup read badly and teach nothing
+    return not any(c in text for c in "{}[]<>=_#*|\\`/")
 def first_chunk(text, lo=15, hi=45):
     chunk = []
     for s in split_sentences(text):
-        if any(c in s for c in "{}[]<>=_#*|\\`/"):  # code and markup read badly and teach nothing
+        if not plain(s):
             chunk = []
             continue
         chunk.append(s)
@@ -113,7 +115,7 @@ for r in rows("all_sharegpt.jsonl"):
     if (text := first_chunk(r["text"])) is not None:
         requests.append({"id": r["id"] + "#chunk", "text": text})
 requests += [{"id": r["id"], "text": r["text"]} for r in rows("all_instr_long.jsonl") if r["text"] not in spoken
-             and not any(c in r["text"] for c in "{}[]<>=_#*|\\`/")][:1000]
+             and plain(r["text"])][:1000]
 requests += [{"id": r["id"], "text": r["text"]} for r in rows("all_gcide.jsonl")[:600]]
 open(f"{d}/broad_requests.jsonl", "w").write("".join(json.dumps(r) + "\n" for r in requests))
 PY

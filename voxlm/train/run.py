@@ -97,6 +97,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="override recipe keys, e.g. max_steps=50 model.lora_rank=8")
 
 
+def _finished(model_dir: Path) -> bool:
+    """A stage stopped before its last step (SIGTERM) leaves checkpoints but no final weights."""
+    return (model_dir / "model.safetensors").is_file()
+
+
 def run(args: argparse.Namespace) -> int:
     """One recipe, or a chain (`stages:`) where each stage starts from the previous stage's final model."""
     stages = read_stages(args.recipe) if args.recipe else None
@@ -109,12 +114,12 @@ def run(args: argparse.Namespace) -> int:
                 stage["init_from"] = str(final)
             config = load_config(stage, args.overrides)
             print(f"stage {number}/{len(stages)}: {config.recipe} -> {config.output_dir}")
-            done = Path(config.output_dir) / "final" / "model.safetensors"
+            done = Path(config.output_dir) / "final"
             # A finished stage is not trained again when the chain is rerun.
-            final = done.parent if done.is_file() else train(config, resume=args.resume)
-            if not (final / "model.safetensors").is_file():
+            final = done if _finished(done) else train(config, resume=args.resume)
+            if not _finished(final):
                 break  # stopped (SIGTERM): later stages must not start from an unfinished one
-    if not (final / "model.safetensors").is_file():
+    if not _finished(final):
         print(f"stopped before the last step: no {final} yet; rerun the same command with --resume")
         return 1
     print(f"trained model: {final}")
