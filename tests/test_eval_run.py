@@ -159,3 +159,18 @@ def test_answers_of_systems_without_the_connector_are_reused_across_checkpoints(
     second = ResponseLog(path, "ckpt-b", {"text": "llm:smol"})
     assert second.get("text", "fp") == ("text answer", 1.0)
     assert second.get("speech", "fp") is None
+
+
+def test_a_checkpoints_own_decoding_defaults_key_the_text_and_cascade_answers(systems, tmp_path):
+    model = systems.chat.model
+    model.language_model.save_pretrained(tmp_path / "llm")
+    model.config.text_model = str(tmp_path / "llm")
+    assert cli.decoding(systems) == {}
+    plain = cli.base_model_keys(model.config, systems, {})
+
+    model.language_model.generation_config.repetition_penalty = 1.2
+    changed = cli.decoding(systems)
+    assert changed == {"repetition_penalty": 1.2}
+    keyed = cli.base_model_keys(model.config, systems, changed)
+    assert keyed["text"] != plain["text"] and keyed["cascade"] != plain["cascade"]
+    assert keyed["whisper"] == plain["whisper"]  # Whisper alone never decodes with the LLM

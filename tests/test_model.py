@@ -144,12 +144,14 @@ def test_checkpoint_round_trip_restores_the_same_model(make_tiny, tone, tmp_path
         for p in model.parameters():
             if p.requires_grad:
                 p.add_(0.01 * torch.randn_like(p))
+    model.language_model.generation_config.repetition_penalty = 1.3
     model.save_pretrained(tmp_path)
     saved = {f.name for f in tmp_path.iterdir()}
-    assert saved == {"config.json", "model.safetensors"}
+    assert saved == {"config.json", "generation_config.json", "model.safetensors"}
 
     torch.manual_seed(0)  # same seed -> same random base models as make_tiny built
     restored = VoxLMModel.from_pretrained(tmp_path).eval()
+    assert restored.language_model.generation_config.repetition_penalty == 1.3
     restored.bind_tokenizer(processor.tokenizer)
     batch = processor("<|audio|> hi", [tone(1.0)], sampling_rate=16_000)
     with torch.no_grad():

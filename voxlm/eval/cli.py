@@ -53,13 +53,28 @@ def model_key(checkpoint: str | None, seed: int) -> str:
     return hashlib.sha1(json.dumps([str(folder.resolve()), stats]).encode()).hexdigest()[:16]
 
 
-def base_model_keys(config, systems) -> dict[str, str]:
+def decoding(systems) -> dict:
+    """What the checkpoint's `generation_config.json` changes in its LLM's own decoding defaults (e.g. a
+    repetition_penalty): it governs the text ceiling and the cascade too, so it is part of their keys."""
+    model = getattr(systems.chat, "model", None)
+    if model is None or getattr(model.config, "text_model", None) is None:
+        return {}
+    from transformers import GenerationConfig
+
+    from ..assets import resolve_model_path
+
+    own = GenerationConfig.from_pretrained(resolve_model_path(model.config.text_model)).to_dict()
+    used = model.language_model.generation_config.to_dict()
+    return {k: v for k, v in sorted(used.items()) if k != "transformers_version" and own.get(k) != v}
+
+
+def base_model_keys(config, systems, changed: dict) -> dict[str, str]:
     """Keys for the systems that never see the connector: with the LLM frozen (no LoRA), the text ceiling
-    and the cascade answer the same whatever connector checkpoint is evaluated."""
+    and the cascade answer the same whatever connector checkpoint is evaluated (given the same decoding)."""
     if config is None or getattr(config, "lora_rank", 0):
         return {}
     asr = str(getattr(systems.transcribe, "model_dir", "custom"))
-    llm = f"llm:{config.text_model}"
+    llm = f"llm:{config.text_model}" + (f"|{json.dumps(changed)}" if changed else "")
     return {"text": llm, "cascade": f"{llm}|asr:{asr}", "whisper": f"asr:{asr}"}
 
 
@@ -94,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     seed_everything(args.seed)  # an untrained default connector is initialised from this seed
     systems = Systems.load(args.model, args.max_new_tokens)
     config = getattr(getattr(systems.chat, "model", None), "config", None)
+    changed = decoding(systems)
     results = {
         "metadata": {
             "model": args.model or "default",
@@ -105,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
             "limit": args.limit,
             "max_new_tokens": args.max_new_tokens,
             "data": args.data,
-            "decoding": "greedy",
+            "decoding": "greedy" + "".join(f", {k}={v}" for k, v in changed.items()),
             "metric_versions": metric_versions(),
             "versions": package_versions(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -114,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     }
     for name in names:
         log = ResponseLog(out / "responses" / f"{name}.jsonl", results["metadata"]["model_key"],
-                          base_model_keys(config, systems))
+                          base_model_keys(config, systems, changed))
         results["benchmarks"][name] = evaluate(BENCHMARKS[name], item_sets[name], systems, log,
                                                progress=not args.no_progress)
         results["metadata"]["seconds"] = round(time.perf_counter() - start, 1)

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
-from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel, WhisperConfig
+from transformers import AutoConfig, AutoModelForCausalLM, GenerationConfig, PreTrainedModel, WhisperConfig
 from transformers.modeling_outputs import CausalLMOutput, CausalLMOutputWithPast
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
@@ -28,6 +28,7 @@ from .configuration_voxlm import VoxLMConfig
 from .connector import StackingConnector, num_audio_tokens
 
 WEIGHTS_NAME = "model.safetensors"
+GENERATION_CONFIG_NAME = "generation_config.json"
 
 
 def load_whisper_encoder(path: Path) -> WhisperEncoder:
@@ -249,10 +250,12 @@ class VoxLMModel(PreTrainedModel):
         return {name: p.detach() for name, p in self.named_parameters() if p.requires_grad}
 
     def save_pretrained(self, save_directory: str | os.PathLike, **_) -> None:
-        """Write the config and the trained weights (connector, LoRA) only: megabytes, not the base models."""
+        """Write the config, the decoding defaults (`generation_config.json`, the LLM's, editable like any
+        HF checkpoint's) and the trained weights (connector, LoRA) only: megabytes, not the base models."""
         directory = Path(save_directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.config.save_pretrained(directory)
+        self.language_model.generation_config.save_pretrained(directory)
         state = {name: t.contiguous().cpu() for name, t in self.trainable_state_dict().items()}
         partial = directory / f".{WEIGHTS_NAME}.partial"
         save_file(state, partial, metadata={"format": "pt"})
@@ -277,6 +280,8 @@ class VoxLMModel(PreTrainedModel):
         config = VoxLMConfig.from_pretrained(directory, **config_overrides)
         model = cls(config)
         model.load_trainable_state_dict(load_file(directory / WEIGHTS_NAME))
+        if (directory / GENERATION_CONFIG_NAME).is_file():  # older checkpoints decode with the LLM's own defaults
+            model.language_model.generation_config = GenerationConfig.from_pretrained(directory)
         return model
 
 
