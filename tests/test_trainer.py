@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import torch
 
 from voxlm.data.collate import VoxLMCollator
 from voxlm.data.examples import Example, ExampleDataset, read_examples, write_examples
-from voxlm.train.config import load_config
+from voxlm.train.config import load_config, read_stages
 from voxlm.train.trainer import Trainer
 
 
@@ -146,8 +147,6 @@ def test_malformed_example_lines_name_the_line(tmp_path):
 
 
 def test_chained_recipes_read_each_stage_over_its_defaults(tmp_path):
-    from voxlm.train.config import read_stages
-
     (tmp_path / "base.yaml").write_text("learning_rate: 0.01\n")
     (tmp_path / "a.yaml").write_text("defaults: [base.yaml]\nrecipe: a\nmax_steps: 5\n")
     (tmp_path / "chain.yaml").write_text("stages:\n  - a.yaml\n  - {defaults: [a.yaml], recipe: b, kl_weight: 1.0}\n")
@@ -173,3 +172,15 @@ def test_a_chain_stops_at_a_stage_that_was_stopped(tmp_path, monkeypatch):
     monkeypatch.setattr(run_module, "train", stopped_early)
     code = run_module.run(argparse.Namespace(recipe=str(tmp_path / "chain.yaml"), overrides=[], resume=False))
     assert code == 1 and started == ["a"]
+
+
+def test_every_shipped_recipe_loads_and_chains_write_to_distinct_folders():
+    recipes = Path(__file__).resolve().parents[1] / "recipes"
+    for path in sorted(recipes.glob("*.yaml")):
+        if path.name == "base.yaml":  # shared defaults, not run on its own
+            continue
+        stages = read_stages(path)
+        configs = [load_config(s) for s in stages] if stages else [load_config(path)]
+        assert all(c.train_data for c in configs), path.name
+        outputs = [c.output_dir for c in configs]
+        assert len(set(outputs)) == len(outputs), f"{path.name}: two stages share an output folder"
