@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Builds the training data of recipes/default.yaml (steps 1-6) and recipes/default-places.yaml (1-8)
-# under data/default/ (every step resumable; roughly 4 h on 2 cores, most of it speech synthesis,
-# encoder features and the teacher's answers).
+# Builds the training data of recipes/default.yaml under data/default/ (every step resumable; roughly
+# 4 h on 2 cores, most of it speech synthesis, encoder features and the teacher's answers).
 #   bash recipes/default-data.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
