@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--out")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    voices = args.voices.split(",")
     chat = SpeechChat.load(args.model, max_new_tokens=args.max_new_tokens)
 
     rows = []
@@ -59,7 +60,7 @@ def main() -> None:
         if question == SAMPLE_QUESTION[0]:
             asked.append(("sample clip", audio_question(str(SAMPLE))))
         else:
-            asked += [(voice, audio_question(speak(question, voice))) for voice in args.voices.split(",")]
+            asked += [(voice, audio_question(speak(question, voice))) for voice in voices]
         for source, conversation in asked:
             answer = chat.reply(conversation).text
             rows.append({"question": question, "input": source, "answer": answer, "right": right(answer, expected)})
@@ -69,9 +70,9 @@ def main() -> None:
         picked = [r["right"] for r in rows if r["input"] in inputs and r["question"] != SAMPLE_QUESTION[0]]
         return sum(picked) / len(picked)
 
-    summary = {"text": score({"text"}), **{voice: score({voice}) for voice in args.voices.split(",")}}
-    summary["speech/text"] = (sum(summary[v] for v in args.voices.split(",")) / len(args.voices.split(","))
-                              / summary["text"]) if summary["text"] else None
+    summary = {"text": score({"text"}), **{voice: score({voice}) for voice in voices}}
+    speech = sum(summary[v] for v in voices) / len(voices)
+    summary["speech/text"] = speech / summary["text"] if summary["text"] else None
     summary["sample clip right"] = next(r["right"] for r in rows if r["input"] == "sample clip")
     print(json.dumps(summary, indent=2))
     if args.out:

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..data.collate import VoxLMCollator
 from ..data.examples import ExampleDataset, read_examples
 from ..data.transcripts import TranscriptCollator, TranscriptDataset, drop_held_out, read_transcribed_clips
+from ..model.modeling_voxlm import WEIGHTS_NAME
 from .config import TrainConfig, load_config, read_stages
 from .trainer import Trainer, build_model
 
@@ -99,7 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _finished(model_dir: Path) -> bool:
     """A stage stopped before its last step (SIGTERM) leaves checkpoints but no final weights."""
-    return (model_dir / "model.safetensors").is_file()
+    return (model_dir / WEIGHTS_NAME).is_file()
 
 
 def run(args: argparse.Namespace) -> int:
