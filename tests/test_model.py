@@ -68,7 +68,7 @@ def test_several_audio_spans_are_spliced_in_order(make_tiny, tone):
     batch = processor(["a <|audio|> b <|audio|>", "c <|audio|>"], clips, sampling_rate=16_000)
     assert count_audio(batch, processor) == [13 + 7, 25]
     with torch.no_grad():
-        embeds = model.embed_inputs(batch["input_ids"], batch["input_features"], audio_lengths=batch["audio_lengths"])
+        embeds, _ = model.embed_inputs(batch["input_ids"], batch["input_features"], audio_lengths=batch["audio_lengths"])
         audio = model.encode_audio(batch["audio_lengths"], batch["input_features"])
     positions = batch["input_ids"] == processor.audio_token_id
     assert audio.shape == (45, 32)
@@ -81,8 +81,8 @@ def test_cached_frames_give_the_same_embeddings_as_features(make_tiny, tone):
     batch = processor("<|audio|>", [tone(1.0)], sampling_rate=16_000)
     with torch.no_grad():
         frames = model.audio_tower(batch["input_features"]).last_hidden_state[:, :50]
-        from_features = model.embed_inputs(batch["input_ids"], batch["input_features"], audio_lengths=batch["audio_lengths"])
-        from_cache = model.embed_inputs(batch["input_ids"], audio_frames=frames, audio_lengths=batch["audio_lengths"])
+        from_features, _ = model.embed_inputs(batch["input_ids"], batch["input_features"], audio_lengths=batch["audio_lengths"])
+        from_cache, _ = model.embed_inputs(batch["input_ids"], audio_frames=frames, audio_lengths=batch["audio_lengths"])
     torch.testing.assert_close(from_features, from_cache)
 
 

@@ -63,6 +63,29 @@ def chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def _transcribe_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("audio", nargs="+", help="audio files (wav, flac, ogg, mp3, ...)")
+    parser.add_argument("--model", help="VoxLM checkpoint folder (default: the embedded default model)")
+    parser.add_argument("--batch-size", type=int, default=8, help="clips encoded together")
+
+
+def transcribe(args: argparse.Namespace) -> int:
+    """Print what the model hears in each file: the connector's own greedy CTC transcript (one file: the
+    text alone; several: `path<TAB>text` lines)."""
+    from .audio.io import load_audio
+    from .serve.engine import SpeechChat
+
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    waves = [load_audio(path) for path in args.audio]  # fail on bad audio before loading the model
+    engine = SpeechChat.load(args.model)
+    for start in range(0, len(waves), args.batch_size):
+        texts = engine.transcribe(waves[start : start + args.batch_size])
+        for path, text in zip(args.audio[start : start + args.batch_size], texts):
+            print(text if len(args.audio) == 1 else f"{path}\t{text}", flush=True)
+    return 0
+
+
 def _say_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text")
     parser.add_argument("--voice", default="piper:joe", help="a name from `voxlm voices`")
@@ -96,6 +119,8 @@ VERBS = {
     "chat": ("answer an audio file (spoken question or instruction)", _chat_args, chat),
     "voices": ("list the TTS voices and their train/held-out split",
                *_delegate("tts.cli", "add_voices_arguments", "voices_main", "list voices")),
+    "transcribe": ("what the model hears: the connector's own CTC transcript of audio files", _transcribe_args,
+                   transcribe),
     "say": ("speak text with a voice into a wav file", _say_args, say),
     "corpus": ("export clean text documents or ShareGPT instructions as {id, text} JSONL",
                *_delegate("data.prepare", "add_corpus_arguments", "run_corpus", "corpus export")),

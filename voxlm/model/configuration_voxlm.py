@@ -5,6 +5,7 @@ from __future__ import annotations
 from transformers import PretrainedConfig
 
 AUDIO_TOKEN = "<|audio|>"
+INTERFACES = ("projector", "soft_tokens")
 
 
 class VoxLMConfig(PretrainedConfig):
@@ -23,6 +24,12 @@ class VoxLMConfig(PretrainedConfig):
         lora_rank: 0 keeps the LLM frozen; > 0 adds LoRA adapters (peft) of that rank to `lora_target_modules`.
         alignment_blank: text of the single LLM token that plays the CTC blank when the connector is aligned to
             the LLM's token embeddings (`objective: ctc`); a space, so blank positions read as spacing.
+        interface: how audio enters the LLM. `projector`: the connector's vectors as they are, one per stacked
+            position (Ultravox). `soft_tokens`: each position is scored against the LLM's input-embedding table
+            (LegoSLM); blank positions are dropped, repeats merged (greedy CTC), and each kept position enters as
+            the probability mix of its `soft_token_top_k` likeliest real token embeddings, so the frozen LLM reads near-text.
+        blank_threshold: with soft tokens, a position whose blank probability exceeds this is dropped.
+        soft_token_top_k: with soft tokens, how many token embeddings each kept position mixes.
     """
 
     model_type = "voxlm"
@@ -42,6 +49,9 @@ class VoxLMConfig(PretrainedConfig):
         lora_dropout: float = 0.0,
         lora_target_modules: tuple[str, ...] | list[str] = ("q_proj", "k_proj", "v_proj", "o_proj"),
         alignment_blank: str = " ",
+        interface: str = "projector",
+        blank_threshold: float = 0.5,
+        soft_token_top_k: int = 8,
         **kwargs,
     ):
         if audio_model is None and audio_config is None:
@@ -50,6 +60,12 @@ class VoxLMConfig(PretrainedConfig):
             raise ValueError("VoxLMConfig needs text_model (an asset name or folder) or text_config")
         if stack_factor < 1:
             raise ValueError(f"stack_factor must be >= 1, got {stack_factor}")
+        if interface not in INTERFACES:
+            raise ValueError(f"interface must be one of {', '.join(INTERFACES)}, got {interface!r}")
+        if not 0.0 <= blank_threshold <= 1.0:
+            raise ValueError(f"blank_threshold is a probability in [0, 1], got {blank_threshold}")
+        if soft_token_top_k < 1:
+            raise ValueError(f"soft_token_top_k must be >= 1, got {soft_token_top_k}")
         self.audio_model = audio_model
         self.text_model = text_model
         self.audio_config = audio_config
@@ -63,4 +79,7 @@ class VoxLMConfig(PretrainedConfig):
         self.lora_dropout = lora_dropout
         self.lora_target_modules = list(lora_target_modules)
         self.alignment_blank = alignment_blank
+        self.interface = interface
+        self.blank_threshold = blank_threshold
+        self.soft_token_top_k = soft_token_top_k
         super().__init__(**kwargs)

@@ -2,7 +2,11 @@
 
 The whole forward pass is `embed_inputs` + one LLM call: audio embeddings replace the `<|audio|>`
 placeholder positions that the processor expanded, so speech and text interleave anywhere in a
-sequence and a sample may carry several audio spans.
+sequence and a sample may carry several audio spans. With `interface: soft_tokens` each audio
+position is first read as the LLM's own tokens (`soft_tokens.py`): the positions greedy CTC drops
+are masked out of attention and left out of the position ids, so the LLM sees exactly the
+compacted sequence while every tensor keeps the shape the processor gave it (batched `generate`,
+streaming, labels and the KL teacher all line up unchanged).
 
 The connector can also be aligned on its own (`forward(ctc_labels=...)`): CTC between its output
 positions and the transcript's tokens, each position scored against the LLM's own (frozen) token
@@ -26,6 +30,7 @@ from transformers.models.whisper.modeling_whisper import WhisperEncoder
 from ..assets import resolve_model_path
 from .configuration_voxlm import VoxLMConfig
 from .connector import StackingConnector, num_audio_tokens
+from .soft_tokens import clip_starts, greedy_ctc, soft_token_mix
 
 WEIGHTS_NAME = "model.safetensors"
 GENERATION_CONFIG_NAME = "generation_config.json"
@@ -133,17 +138,31 @@ class VoxLMModel(PreTrainedModel):
         valid = torch.arange(tokens.shape[1], device=tokens.device)[None, :] < counts[:, None]
         return tokens[valid]
 
+    def audio_token_logits(self, positions: torch.Tensor) -> torch.Tensor:
+        """`[..., llm_dim]` connector positions -> `[..., vocab]` scores against the LLM's input embeddings
+        (the alignment blank's row plays the CTC blank)."""
+        table = self.language_model.get_input_embeddings().weight
+        return positions @ table.to(positions.dtype).T
+
+    def _require_blank(self) -> int:
+        if self.blank_token_id is None:
+            raise RuntimeError("call model.bind_tokenizer(processor.tokenizer) first; alignment_blank must be one token")
+        return self.blank_token_id
+
     def embed_inputs(
         self,
         input_ids: torch.LongTensor,
         input_features: torch.Tensor | None = None,
         audio_frames: torch.Tensor | None = None,
         audio_lengths: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Token embeddings `[batch, seq, llm_dim]` with audio embeddings written at the placeholder positions."""
+        attention_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(token embeddings `[batch, seq, llm_dim]` with audio written at the placeholder positions,
+        attention mask `[batch, seq]`: the given one, or all ones, minus the audio positions soft tokens drop)."""
         if self.audio_token_id is None:
             raise RuntimeError("call model.bind_tokenizer(processor.tokenizer) before running the model")
         is_audio = input_ids == self.audio_token_id
+        mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
         # The placeholder id may lie outside the LLM's vocabulary: never look it up.
         embeds = self.language_model.get_input_embeddings()(input_ids.masked_fill(is_audio, 0))
         has_audio = input_features is not None or audio_frames is not None
@@ -151,14 +170,40 @@ class VoxLMModel(PreTrainedModel):
         if not has_audio:
             if n_positions:
                 raise ValueError(f"input_ids hold {n_positions} audio positions but no audio was given")
-            return embeds
+            return embeds, mask
         audio_embeds = self.encode_audio(audio_lengths, input_features, audio_frames)
         if audio_embeds.shape[0] != n_positions:
             raise ValueError(
                 f"audio gives {audio_embeds.shape[0]} tokens but input_ids hold {n_positions} audio positions; "
                 "build inputs with VoxLMProcessor so each placeholder is expanded to its clip's length"
             )
-        return embeds.masked_scatter(is_audio.unsqueeze(-1), audio_embeds.to(embeds.dtype))
+        if self.config.interface == "soft_tokens":
+            blank = self._require_blank()
+            logits = self.audio_token_logits(audio_embeds.detach())
+            _, keep = greedy_ctc(logits, blank, self.config.blank_threshold, clip_starts(is_audio))
+            table = self.language_model.get_input_embeddings().weight
+            audio_embeds = soft_token_mix(audio_embeds, table, logits, blank, self.config.soft_token_top_k)
+            mask = mask.masked_scatter(is_audio, mask[is_audio] * keep.to(mask.dtype))
+        return embeds.masked_scatter(is_audio.unsqueeze(-1), audio_embeds.to(embeds.dtype)), mask
+
+    @torch.no_grad()
+    def transcribe(
+        self,
+        input_ids: torch.LongTensor,
+        input_features: torch.Tensor | None = None,
+        audio_frames: torch.Tensor | None = None,
+        audio_lengths: torch.Tensor | None = None,
+        **_,
+    ) -> list[list[int]]:
+        """The connector's greedy CTC transcript of each row's audio, as LLM token ids: no Whisper decoder and
+        no LLM pass, and exactly the tokens the soft-token interface hands the LLM (as their best guess)."""
+        blank = self._require_blank()
+        is_audio = input_ids == self.audio_token_id
+        positions = self.encode_audio(audio_lengths, input_features, audio_frames)
+        tokens, keep = greedy_ctc(self.audio_token_logits(positions), blank, self.config.blank_threshold,
+                                  clip_starts(is_audio))
+        rows = is_audio.nonzero()[:, 0]
+        return [tokens[keep & (rows == r)].tolist() for r in range(input_ids.shape[0])]
 
     def forward(
         self,
@@ -179,9 +224,12 @@ class VoxLMModel(PreTrainedModel):
         """
         if ctc_labels is not None:
             return self.alignment_loss(ctc_labels, ctc_vocab, audio_lengths, input_features, audio_frames)
-        embeds = self.embed_inputs(input_ids, input_features, audio_frames, audio_lengths)
+        embeds, attention_mask = self.embed_inputs(input_ids, input_features, audio_frames, audio_lengths, attention_mask)
         if labels is not None:
             labels = labels.masked_fill(input_ids == self.audio_token_id, -100)
+        if self.config.interface == "soft_tokens" and "position_ids" not in kwargs:
+            # Dropped positions take no position: the LLM reads the compacted sequence, as `generate` numbers it.
+            kwargs["position_ids"] = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
         return self.language_model(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels, **kwargs)
 
     def alignment_loss(
@@ -203,8 +251,7 @@ class VoxLMModel(PreTrainedModel):
         `config.alignment_blank`, so the aligned connector speaks the LLM's own input vocabulary.
         Returns the loss (mean over clips of per-token CTC) and the logits `[clips, positions, 1 + candidates]`.
         """
-        if self.blank_token_id is None:
-            raise RuntimeError("call model.bind_tokenizer(processor.tokenizer) first; alignment_blank must be one token")
+        self._require_blank()
         tokens = self.encode_audio(audio_lengths, input_features, audio_frames)
         counts = [num_audio_tokens(int(n), self.config.stack_factor) for n in audio_lengths]
         if len(counts) != ctc_labels.shape[0]:
@@ -235,10 +282,11 @@ class VoxLMModel(PreTrainedModel):
     ) -> torch.LongTensor:
         """Generate with the LLM from the spliced embeddings; returns only the new tokens `[batch, new]`.
 
-        Audio is encoded once, here; the LLM's own `generate` then decodes with its KV cache.
+        Audio is encoded once, here; the LLM's own `generate` then decodes with its KV cache (and numbers the
+        positions from the attention mask, so the positions soft tokens drop take none).
         Takes every `transformers` generation argument (`max_new_tokens`, `do_sample`, `streamer`, ...).
         """
-        embeds = self.embed_inputs(input_ids, input_features, audio_frames, audio_lengths)
+        embeds, attention_mask = self.embed_inputs(input_ids, input_features, audio_frames, audio_lengths, attention_mask)
         generation_config = self.language_model.generation_config
         if generation_config.pad_token_id is None and "pad_token_id" not in generate_kwargs:
             generate_kwargs["pad_token_id"] = generation_config.eos_token_id

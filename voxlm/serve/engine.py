@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from transformers import TextIteratorStreamer
 
@@ -39,8 +39,10 @@ class SpeechChat:
         self.max_new_tokens = max_new_tokens
 
     @classmethod
-    def load(cls, checkpoint: str | Path | None = None, **kwargs) -> "SpeechChat":
-        model, processor = load_voxlm(checkpoint)
+    def load(cls, checkpoint: str | Path | None = None, config_overrides: dict | None = None, **kwargs) -> "SpeechChat":
+        """From a checkpoint (None: the embedded default); `config_overrides` such as `{"interface": "projector"}`
+        change how the same trained weights are used."""
+        model, processor = load_voxlm(checkpoint, **(config_overrides or {}))
         return cls(model, processor, **kwargs)
 
     def prepare(self, conversation: list[dict]):
@@ -90,6 +92,13 @@ class SpeechChat:
             reply.seconds_to_first_token = first
             reply.seconds_total = time.perf_counter() - start
             reply.finish_reason = "stop" if eos in ids.tolist() or ids.numel() < settings["max_new_tokens"] else "length"
+
+    def transcribe(self, clips: Sequence) -> list[str]:
+        """What the model hears: the connector's greedy CTC transcript of each clip (path, bytes or 16 kHz
+        array), with no Whisper decoder and no LLM pass."""
+        inputs = self.processor([self.processor.audio_token] * len(clips), list(clips), sampling_rate=16_000)
+        ids = self.model.transcribe(**inputs)
+        return [text.strip() for text in self.processor.batch_decode(ids)]
 
     def reply(self, conversation: list[dict], **generate_kwargs) -> Reply:
         """The whole answer at once."""

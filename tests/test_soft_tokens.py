@@ -1,0 +1,172 @@
+"""The soft-token interface and the connector's CTC transcript, on hand-made logits and tiny random models."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from voxlm.model import VoxLMConfig, VoxLMModel
+from voxlm.model.soft_tokens import clip_starts, greedy_ctc, soft_token_mix
+
+BLANK = 0
+
+
+def one_hot_logits(best: list[int], vocab: int = 5, margin: float = 10.0) -> torch.Tensor:
+    """Positions whose likeliest token is `best[i]`, by a wide margin."""
+    logits = torch.zeros(len(best), vocab)
+    logits[torch.arange(len(best)), torch.tensor(best)] = margin
+    return logits
+
+
+def test_greedy_ctc_drops_blanks_and_merges_repeats_within_a_clip():
+    # clip 1: a a _ a b b ; clip 2: b c   (the clip boundary sits between the two b's)
+    logits = one_hot_logits([1, 1, BLANK, 1, 2, 2, 2, 3])
+    new_clip = torch.tensor([True, False, False, False, False, False, True, False])
+    tokens, keep = greedy_ctc(logits, BLANK, 0.5, new_clip)
+    assert keep.tolist() == [True, False, False, True, True, False, True, True]
+    assert tokens[keep].tolist() == [1, 1, 2, 2, 3]  # a blank between two a's keeps both; b b merge
+
+
+def test_blank_threshold_decides_what_counts_as_blank():
+    # blank probability ~0.6 at position 0 and ~0.1 at position 1
+    logits = torch.log(torch.tensor([[0.6, 0.3, 0.1], [0.1, 0.8, 0.1]]))
+    new_clip = torch.tensor([True, False])
+    assert greedy_ctc(logits, BLANK, 0.5, new_clip)[1].tolist() == [False, True]
+    assert greedy_ctc(logits, BLANK, 0.7, new_clip)[1].tolist() == [True, False]  # now a repeat of token 1
+    assert greedy_ctc(logits, BLANK, 0.05, new_clip)[1].tolist() == [False, False]
+
+
+def test_best_token_never_is_the_blank():
+    logits = torch.log(torch.tensor([[0.7, 0.1, 0.2]]))
+    tokens, keep = greedy_ctc(logits, BLANK, 0.9, torch.tensor([True]))
+    assert tokens.tolist() == [2] and keep.tolist() == [True]
+
+
+def test_clip_starts_follow_runs_of_audio_positions_in_row_major_order():
+    is_audio = torch.tensor([[False, True, True, False, True], [True, True, False, False, False]])
+    assert clip_starts(is_audio).tolist() == [True, False, True, True, False]
+
+
+def test_mix_is_the_renormalised_top_k_of_real_embeddings():
+    table = torch.eye(4)  # token i's embedding is the unit vector e_i; token 0 is the blank
+    positions = torch.tensor([[5.0, 1.0, 2.0, 0.0]])
+    logits = positions @ table.T
+    mixed = soft_token_mix(positions, table, logits, BLANK, top_k=2)
+    # top 2 non-blank: tokens 2 (score 2) and 1 (score 1); the blank's high score is ignored
+    p = torch.tensor([2.0, 1.0]).softmax(0)
+    torch.testing.assert_close(mixed, torch.tensor([[0.0, p[1], p[0], 0.0]]))
+
+
+def test_mix_is_differentiable_into_the_connector(make_tiny, tone):
+    model, processor = make_tiny(interface="soft_tokens", blank_threshold=1.0)  # nothing dropped
+    model.train()
+    batch = processor("<|audio|> hello world", [tone(1.0)], sampling_rate=16_000, text_target="the quick")
+    loss = model(**batch).loss
+    loss.backward()
+    grads = [p.grad for p in model.connector.parameters()]
+    assert all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0
+    assert all(p.grad is None for p in model.language_model.parameters())
+
+
+def compact_reference_logits(model, processor, text: str, wave) -> torch.Tensor:
+    """What the LLM gives for the sequence with the dropped positions really removed (the spec)."""
+    batch = processor(text, [wave], sampling_rate=16_000)
+    ids = batch["input_ids"][0]
+    is_audio = ids == processor.audio_token_id
+    positions = model.encode_audio(batch["audio_lengths"], batch["input_features"])
+    logits = model.audio_token_logits(positions)
+    _, keep = greedy_ctc(logits, model.blank_token_id, model.config.blank_threshold, clip_starts(is_audio[None]))
+    table = model.language_model.get_input_embeddings().weight
+    mixed = soft_token_mix(positions, table, logits, model.blank_token_id, model.config.soft_token_top_k)
+    pieces, audio = [], iter(zip(mixed, keep))
+    for token, audio_here in zip(ids.tolist(), is_audio.tolist()):
+        if not audio_here:
+            pieces.append(table[token])
+        else:
+            vector, kept = next(audio)
+            if kept:
+                pieces.append(vector)
+    return model.language_model(inputs_embeds=torch.stack(pieces)[None]).logits[0, -1], int(keep.sum())
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.9])
+def test_the_llm_reads_the_compacted_sequence(make_tiny, tone, threshold):
+    model, processor = make_tiny(interface="soft_tokens", blank_threshold=threshold)
+    wave = tone(2.0)
+    text = "hello <|audio|> what is said"
+    with torch.no_grad():
+        expected, kept = compact_reference_logits(model, processor, text, wave)
+        batch = processor(text, [wave], sampling_rate=16_000)
+        got = model(**batch).logits[0, -1]
+    n_audio = int((batch["input_ids"] == processor.audio_token_id).sum())
+    assert 0 < kept < n_audio  # some positions dropped, some kept: the case that needs the masking
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_a_left_padded_batch_of_different_clips_answers_as_one_at_a_time(make_tiny, tone):
+    model, processor = make_tiny(interface="soft_tokens", blank_threshold=0.9)
+    processor.tokenizer.padding_side = "left"
+    texts = ["<|audio|> what is said", "hello world <|audio|> and <|audio|>"]
+    clips = [[tone(0.7)], [tone(2.3) * 0.5, tone(1.2) * 0.2]]
+    singles = []
+    with torch.no_grad():
+        for text, audio in zip(texts, clips):
+            singles.append(model.generate(**processor(text, audio, sampling_rate=16_000), max_new_tokens=6,
+                                          do_sample=False)[0].tolist())
+        batch = processor(texts, [c for row in clips for c in row], sampling_rate=16_000)
+        together = model.generate(**batch, max_new_tokens=6, do_sample=False).tolist()
+    assert together == singles
+
+
+def test_a_clip_that_is_all_blank_leaves_an_empty_audio_span(make_tiny, tone):
+    model, processor = make_tiny(interface="soft_tokens", blank_threshold=0.0)  # every position counts as blank
+    with torch.no_grad():
+        with_clip = processor("<|audio|> what is said", [tone(1.0)], sampling_rate=16_000)
+        out = model.generate(**with_clip, max_new_tokens=5, do_sample=False)
+        text_only = processor(" what is said", None)  # the text around the placeholder, as tokenized there
+        plain = model.generate(**text_only, max_new_tokens=5, do_sample=False)
+        assert model.transcribe(**with_clip) == [[]]
+    assert out.tolist() == plain.tolist()  # the LLM answers as the text alone says
+
+
+def test_transcribe_gives_the_tokens_soft_tokens_hand_the_llm(make_tiny, tone):
+    model, processor = make_tiny(interface="soft_tokens", blank_threshold=0.9)
+    clips = [tone(1.5), tone(0.6) * 0.3]
+    batch = processor(["<|audio|>", "<|audio|>"], clips, sampling_rate=16_000)
+    with torch.no_grad():
+        both = model.transcribe(**batch)
+        one_by_one = [model.transcribe(**processor("<|audio|>", [c], sampling_rate=16_000))[0] for c in clips]
+        positions = model.encode_audio(batch["audio_lengths"], batch["input_features"])
+        tokens, keep = greedy_ctc(model.audio_token_logits(positions), model.blank_token_id, 0.9,
+                                  clip_starts(batch["input_ids"] == processor.audio_token_id))
+    assert both == one_by_one
+    assert sum(map(len, both)) == int(keep.sum()) > 0
+    assert both[0] + both[1] == tokens[keep].tolist()
+
+
+def test_checkpoints_round_trip_the_interface_settings(make_tiny, tmp_path):
+    model, _ = make_tiny(interface="soft_tokens", blank_threshold=0.7, soft_token_top_k=3)
+    model.save_pretrained(tmp_path)
+    config = VoxLMConfig.from_pretrained(tmp_path)
+    assert (config.interface, config.blank_threshold, config.soft_token_top_k) == ("soft_tokens", 0.7, 3)
+
+
+def test_checkpoints_from_before_the_interface_setting_load_as_projector(make_tiny, tmp_path):
+    model, _ = make_tiny()
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    for key in ("interface", "blank_threshold", "soft_token_top_k"):
+        saved.pop(key)
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    torch.manual_seed(0)
+    restored = VoxLMModel.from_pretrained(tmp_path)
+    assert restored.config.interface == "projector"
+
+
+def test_interface_settings_are_checked():
+    with pytest.raises(ValueError, match="interface must be one of projector, soft_tokens"):
+        VoxLMConfig(interface="adapter")
+    with pytest.raises(ValueError, match="blank_threshold"):
+        VoxLMConfig(blank_threshold=1.5)
