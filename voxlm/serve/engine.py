@@ -6,13 +6,15 @@ prompting or decoding reaches every one of them.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from transformers import TextIteratorStreamer
+import torch
+from transformers import BatchFeature, TextIteratorStreamer
 
 from ..model import VoxLMModel, VoxLMProcessor, load_voxlm
 
@@ -30,13 +32,38 @@ class Reply:
     pieces: list[str] = field(default_factory=list, repr=False)
 
 
-class SpeechChat:
-    """Greedy (by default) answering of conversations whose user turns may contain audio."""
+class PromptTooLong(ValueError):
+    """A prompt over `SpeechChat.max_prompt_tokens`, refused before its audio features or any generation."""
 
-    def __init__(self, model: VoxLMModel, processor: VoxLMProcessor, max_new_tokens: int = 256):
+    def __init__(self, tokens: int | None, limit: int):
+        self.tokens, self.limit = tokens, limit  # tokens: None when the text alone is surely too long
+        size = f"{tokens} tokens" if tokens is not None else f"over {limit} tokens"
+        super().__init__(f"the prompt is {size} (audio positions included); the limit is {limit} "
+                         "(send shorter text or audio, or fewer turns)")
+
+
+# Stands for text part N while the chat template is rendered: a template never writes NUL bytes.
+_TEXT_MARK = re.compile(r"\x00(\d+)\x00")
+
+
+class SpeechChat:
+    """Greedy (by default) answering of conversations whose user turns may contain audio.
+
+    `max_prompt_tokens` (None: the LLM's context less one, for the answer) bounds the prompt, audio
+    positions included; the answer is cut where the context ends.
+    """
+
+    def __init__(self, model: VoxLMModel, processor: VoxLMProcessor, max_new_tokens: int = 256,
+                 max_prompt_tokens: int | None = None):
         self.model = model.eval()
         self.processor = processor
         self.max_new_tokens = max_new_tokens
+        self.context = getattr(model.language_model.config, "max_position_embeddings", None)
+        limits = [n for n in (max_prompt_tokens, self.context and self.context - 1) if n]
+        self.max_prompt_tokens = min(limits) if limits else None
+        # No token spans more characters than the longest vocabulary entry: a text longer than the limit times
+        # that is too long for sure, and is refused without seconds spent tokenizing megabytes.
+        self._chars_per_token = max(map(len, processor.tokenizer.get_vocab()))
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, config_overrides: dict | None = None, **kwargs) -> "SpeechChat":
@@ -45,20 +72,58 @@ class SpeechChat:
         model, processor = load_voxlm(checkpoint, **(config_overrides or {}))
         return cls(model, processor, **kwargs)
 
-    def prepare(self, conversation: list[dict]):
-        """Messages -> model inputs; raises `AudioError`/`ValueError` with a user-facing message on bad input."""
-        prompt, clips = self.processor.apply_chat_template(conversation)
-        return self.processor(prompt, clips or None, sampling_rate=16_000)
+    def prepare(self, conversation: list[dict]) -> BatchFeature:
+        """Messages -> model inputs; raises `AudioError`/`ValueError` (`PromptTooLong`) with a user-facing message.
 
-    def stream(self, conversation: list[dict], reply: Reply | None = None, **generate_kwargs) -> Iterator[str]:
+        Only the chat template makes special tokens: each text part is tokenized on its own with
+        `split_special_tokens`, so a `<|im_end|>` a user typed stays text and cannot end its turn or forge
+        a system or assistant one. (Byte-level BPE splits at those seams anyway: ordinary text gets the
+        same ids as tokenizing the whole prompt.)
+        """
+        texts: list[str] = []
+
+        def mark(part: dict) -> dict:
+            if part["type"] != "text":
+                return part
+            texts.append(part["text"])
+            return {"type": "text", "text": f"\x00{len(texts) - 1}\x00"}
+
+        marked = [{**m, "content": [mark({"type": "text", "text": m["content"]})] if isinstance(m["content"], str)
+                   else [mark(part) for part in m["content"]]} for m in conversation]
+        if self.max_prompt_tokens and sum(map(len, texts)) > self.max_prompt_tokens * self._chars_per_token:
+            raise PromptTooLong(None, self.max_prompt_tokens)
+        prompt, clips = self.processor.apply_chat_template(marked)
+        waves = [self.processor.load(clip, 16_000) for clip in clips]
+        counts = iter([self.processor.audio_token_count(w) for w in waves])
+        ids: list[int] = []
+        for i, piece in enumerate(_TEXT_MARK.split(prompt)):
+            if i % 2:  # a text part
+                ids += self.processor.tokenizer(texts[int(piece)], add_special_tokens=False,
+                                                split_special_tokens=True).input_ids
+            elif piece:  # the template's own text: role markers and audio placeholders
+                placeholders = [next(counts) for _ in range(piece.count(self.processor.audio_token))]
+                ids += self.processor.encode_text([piece], placeholders, padding=False, return_tensors=None)["input_ids"][0]
+        if self.max_prompt_tokens and len(ids) > self.max_prompt_tokens:
+            raise PromptTooLong(len(ids), self.max_prompt_tokens)  # before the audio features are computed
+        inputs = (self.processor(self.processor.audio_token * len(waves), waves, sampling_rate=16_000) if waves
+                  else BatchFeature({}))
+        inputs["input_ids"] = torch.tensor([ids])
+        inputs["attention_mask"] = torch.ones_like(inputs["input_ids"])
+        return inputs
+
+    def stream(self, conversation: list[dict], reply: Reply | None = None, prepared: BatchFeature | None = None,
+               **generate_kwargs) -> Iterator[str]:
         """Yield the answer piece by piece as it is decoded; fill `reply` (if given) with counts and timings.
 
-        Input errors surface here, before any token is produced.
+        Input errors surface here, before any token is produced, unless the caller passes the conversation
+        already `prepared` (the server does, to refuse bad input before queueing it).
         """
         start = time.perf_counter()
-        inputs = self.prepare(conversation)
+        inputs = prepared if prepared is not None else self.prepare(conversation)
         streamer = TextIteratorStreamer(self.processor.tokenizer, skip_prompt=True, skip_special_tokens=True)
         settings = {"max_new_tokens": self.max_new_tokens, "do_sample": False, **generate_kwargs}
+        if self.context:  # the answer ends where the LLM's context does
+            settings["max_new_tokens"] = min(settings["max_new_tokens"], self.context - inputs["input_ids"].shape[1])
         outcome: dict = {}
 
         def run() -> None:
