@@ -12,6 +12,11 @@ parses, decodes audio and relays tokens. A full queue answers 503 at once instea
 each request has a deadline (queue wait included), and a request whose client went away or ran past
 its deadline is stopped at the next token. Every error has OpenAI's shape,
 `{"error": {"message", "type", "param", "code"}}`, so the official clients raise their usual exceptions.
+
+Hostile input is refused before it costs anything: a body over the size limit on its declared length,
+a clip over the length limit from its header (before decoding), a prompt over the token limit before
+it is queued; headers and bodies must arrive within a read timeout; only allow-listed Host names are
+served (DNS rebinding), and with an API key only `Authorization: Bearer <key>` reaches /v1/.
 """
 
 from __future__ import annotations
@@ -20,9 +25,12 @@ import argparse
 import asyncio
 import base64
 import binascii
+import hmac
 import json
+import os
 import queue
 import shutil
+import socket
 import threading
 import time
 import uuid
@@ -36,11 +44,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from ..audio.io import SAMPLING_RATE, AudioError, load_audio
-from .engine import Reply, SpeechChat
+from ..audio.io import AudioError, AudioTooLong, load_audio
+from .engine import PromptTooLong, Reply, SpeechChat
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -49,8 +58,18 @@ SNDFILE_FORMATS = ("wav", "mp3", "flac", "ogg", "opus", "aiff", "aif", "au", "ca
 FFMPEG_FORMATS = ("webm", "m4a", "mp4", "aac", "wma")
 
 
+# Served Host names unless --allowed-hosts says otherwise: a DNS-rebinding page reaches 127.0.0.1 under its own name.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+DECODE_SLOTS = 2  # audio decodes (and prompt tokenization) running at once, beside the generation
+
+
 def supported_formats() -> tuple[str, ...]:
     return SNDFILE_FORMATS + (FFMPEG_FORMATS if shutil.which("ffmpeg") else ())
+
+
+def mib(size: float) -> str:
+    """Bytes as the CLI's unit (`--max-request-mb 32` is 32 MiB): 33554432 -> '32 MiB', 100000 -> '0.1 MiB'."""
+    return f"{size / 2**20:.1f}".removesuffix(".0") + " MiB"
 
 
 # ---- errors ------------------------------------------------------------------------------------
@@ -124,14 +143,27 @@ class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
 
 
+def _valid_unicode(text: str) -> str:
+    # JSON can carry a lone surrogate ("\ud800"), which is not text: no tokenizer or UTF-8 encoder takes it.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(f"contains a lone surrogate {text[error.start]!r} at character {error.start}; "
+                         "send valid Unicode (UTF-8)") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(_valid_unicode)]
+
+
 class InputAudio(_Strict):
-    data: str = Field(description="base64 of an encoded audio file (a `data:audio/...;base64,` prefix is accepted)")
-    format: str = Field("wav", description="container of `data`: wav, mp3, flac, ogg, ...")
+    data: Text = Field(description="base64 of an encoded audio file (a `data:audio/...;base64,` prefix is accepted)")
+    format: Text = Field("wav", description="container of `data`: wav, mp3, flac, ogg, ...")
 
 
 class TextPart(_Strict):
     type: Literal["text"]
-    text: str
+    text: Text
 
 
 class AudioPart(_Strict):
@@ -160,12 +192,12 @@ class StreamOptions(_Strict):
 
 class ChatRequest(_Strict):
     messages: list[Message] = Field(min_length=1)
-    model: str | None = None
+    model: Text | None = None
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0, le=2, description="0 or absent: greedy decoding")
     top_p: float | None = Field(None, gt=0, le=1)
-    seed: int | None = None
+    seed: int | None = Field(None, ge=-(2**63), lt=2**64, description="any 64-bit integer (torch's seed range)")
     n: int = Field(1, description="choices per request; only 1 is supported")
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -200,6 +232,7 @@ class Job:
     """One request's trip through the worker; events go back to the event loop as ('piece'|'done'|'error', value)."""
 
     conversation: list[dict]
+    inputs: Any  # the conversation as model inputs (`SpeechChat.prepare`), checked before it was queued
     settings: dict
     loop: asyncio.AbstractEventLoop
     deadline: float  # time.perf_counter() after which the answer is no longer wanted
@@ -269,7 +302,7 @@ class Worker:
                     import torch
 
                     torch.manual_seed(seed)
-                for piece in self.engine.stream(job.conversation, reply=job.reply, **settings):
+                for piece in self.engine.stream(job.conversation, reply=job.reply, prepared=job.inputs, **settings):
                     if not job.cancelled.is_set():
                         job.emit("piece", piece)
                     # once cancelled, keep draining: the stopping criterion ends generate at the next
@@ -305,16 +338,16 @@ def decode_audio(audio: InputAudio, param: str, max_audio_seconds: float) -> np.
     if not raw:
         raise APIError(400, "input_audio.data is empty", param=f"{param}.data", code="invalid_audio")
     try:
-        wave = load_audio(raw)
+        # The length is checked on the header before decoding: a small file may claim hours of 8-channel audio.
+        return load_audio(raw, max_seconds=max_audio_seconds)
+    except AudioTooLong as error:
+        length = f"{error.seconds:.1f} s long" if error.seconds is not None else f"longer than {max_audio_seconds:g} s"
+        raise APIError(400, f"audio is {length}; this server accepts at most {max_audio_seconds:g} s per clip "
+                       "(split the recording)", param=f"{param}.data", code="audio_too_long") from None
     except AudioError as error:
         message = str(error).replace("audio bytes: ", "")
         raise APIError(400, f"input_audio.data could not be decoded as {fmt} audio: {message}",
                        param=f"{param}.data", code="invalid_audio") from None
-    seconds = wave.size / SAMPLING_RATE
-    if seconds > max_audio_seconds:
-        raise APIError(400, f"audio is {seconds:.1f} s long; this server accepts at most {max_audio_seconds:g} s per clip "
-                       "(split the recording)", param=f"{param}.data", code="audio_too_long")
-    return wave
 
 
 def to_conversation(request: ChatRequest, audio_token: str, max_audio_seconds: float) -> list[dict]:
@@ -346,6 +379,17 @@ def to_conversation(request: ChatRequest, audio_token: str, max_audio_seconds: f
     return conversation
 
 
+def prepare_request(request: ChatRequest, engine: SpeechChat, max_audio_seconds: float) -> tuple[list[dict], Any]:
+    """The request as (conversation, model inputs), every input error a 400, so that only work that fits is queued."""
+    conversation = to_conversation(request, engine.processor.audio_token, max_audio_seconds)
+    try:
+        return conversation, engine.prepare(conversation)
+    except PromptTooLong as error:
+        raise APIError(400, str(error), param="messages", code="context_length_exceeded") from None
+    except (AudioError, ValueError) as error:
+        raise APIError(400, str(error), param="messages", code="invalid_input") from None
+
+
 def generation_settings(request: ChatRequest, default_max_tokens: int) -> dict:
     settings: dict = {"max_new_tokens": request.max_completion_tokens or request.max_tokens or default_max_tokens}
     if request.temperature:  # None or 0 -> greedy, the engine's default
@@ -361,39 +405,41 @@ def generation_settings(request: ChatRequest, default_max_tokens: int) -> dict:
 
 
 class BodyLimit:
-    """ASGI middleware: bodies over `max_bytes` get a 413 before any of them is parsed or kept in memory."""
+    """ASGI middleware: a body over `max_bytes` gets a 413 on its declared length, before any of it is read, or
+    as soon as it passes the limit; a body that has not all arrived `read_timeout_s` after its headers gets a 408.
+    The rest of a refused upload is not kept: uvicorn drops it as it arrives, for at most the protocol's read
+    deadline (closing at once would reset the connection, and the client would lose the 413 it has not read)."""
 
-    def __init__(self, app, max_bytes: int):
+    def __init__(self, app, max_bytes: int, read_timeout_s: float):
         self.app = app
         self.max_bytes = max_bytes
+        self.read_timeout_s = read_timeout_s
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             return await self.app(scope, receive, send)
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        too_big = declared is not None and declared.isdigit() and int(declared) > self.max_bytes
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            return await self.too_large(mib(int(declared)))(scope, receive, send)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.read_timeout_s
         chunks, size = [], 0
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0))
+            except TimeoutError:
+                error = APIError(408, f"the request body did not arrive within {self.read_timeout_s:g} s "
+                                 "(send it at once, or raise the server's --read-timeout)",
+                                 code="request_timeout", headers={"Connection": "close"})
+                return await error.response()(scope, receive, send)
             if message["type"] == "http.disconnect":
                 return
-            body = message.get("body", b"")
-            size += len(body)
-            if size > self.max_bytes:
-                too_big = True
-            if not too_big:
-                chunks.append(body)
-            # An oversized body is still read (and dropped) up to a bound, so the client gets to see the
-            # 413 instead of a connection reset halfway through its upload.
-            if not message.get("more_body", False) or size > 8 * self.max_bytes:
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:  # a chunked body declares no length
+                return await self.too_large(f"over {mib(self.max_bytes)}")(scope, receive, send)
+            if not message.get("more_body", False):
                 break
-        if too_big:
-            amount = f"over {size / 1e6:.1f}" if size > 8 * self.max_bytes else f"{size / 1e6:.1f}"
-            error = APIError(413, f"request body is {amount} MB; "
-                             f"the limit is {self.max_bytes / 1e6:.1f} MB (send shorter or compressed audio, e.g. 16 kHz mono)",
-                             code="request_too_large")
-            return await error.response()(scope, receive, send)
         body, replayed = b"".join(chunks), False
 
         async def replay():
@@ -405,6 +451,53 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
+    def too_large(self, amount: str) -> JSONResponse:
+        return APIError(413, f"request body is {amount}; the limit is {mib(self.max_bytes)} "
+                        "(send shorter or compressed audio, e.g. 16 kHz mono)",
+                        code="request_too_large").response()
+
+
+class Guard:
+    """ASGI middleware, outermost: only Host names on `allowed_hosts` are served (a DNS-rebinding web page points
+    its own name at 127.0.0.1, so its requests carry that name), and with an `api_key` only requests that send
+    it as OpenAI's clients do, `Authorization: Bearer <key>`, reach /v1/ (the demo page and /health stay open)."""
+
+    def __init__(self, app, allowed_hosts: tuple[str, ...], api_key: str | None):
+        self.app = app
+        self.any_host = "*" in allowed_hosts
+        self.allowed_hosts = {_host_name(h) for h in allowed_hosts}
+        self.bearer = f"Bearer {api_key}".encode() if api_key else None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        host = _host_name(headers.get(b"host", b"").decode("latin-1"))
+        if not self.any_host and host not in self.allowed_hosts:
+            error = APIError(403, f"host {host!r} is not served here (DNS-rebinding protection); "
+                             f"start the server with --allowed-hosts {host or '<name>'} to accept it",
+                             code="host_not_allowed")
+        elif self.bearer and scope["path"].startswith("/v1/") and not hmac.compare_digest(
+                headers.get(b"authorization", b""), self.bearer):
+            error = APIError(401, "missing or wrong API key: send the key the server was started with "
+                             "(--api-key or VOXLM_API_KEY) as `Authorization: Bearer <key>`",
+                             code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
+        else:
+            return await self.app(scope, receive, send)
+        if scope["type"] == "websocket":
+            return await send({"type": "websocket.close", "code": 1008})
+        await error.response()(scope, receive, send)
+
+
+def _host_name(host: str) -> str:
+    """A Host header (or an allow-list entry) without its port: 'LocalHost:8000' -> 'localhost', '[::1]:80' -> '[::1]'."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host.partition("]")[0] + "]"
+    if host.count(":") > 1:  # a bare IPv6 address in an allow-list
+        return f"[{host}]"
+    return host.partition(":")[0]
+
 
 def create_app(
     engine: SpeechChat,
@@ -412,14 +505,25 @@ def create_app(
     max_request_bytes: int = 32 * 2**20,
     max_audio_seconds: float | None = None,
     request_timeout_s: float = 120.0,
+    read_timeout_s: float = 30.0,
     max_queue: int = 32,
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS,
+    api_key: str | None = None,
     model_name: str = "voxlm",
 ) -> FastAPI:
-    """The HTTP app around one engine. `max_audio_seconds=None` takes the model's own limit;
-    `max_queue` counts requests waiting behind the one being generated."""
+    """The HTTP app around one engine. `max_audio_seconds=None` takes the model's own limit; the prompt limit is
+    the engine's `max_prompt_tokens`; `max_queue` counts requests admitted behind the one being generated
+    (decoding or waiting); `read_timeout_s` bounds the arrival of each request's headers and of its body;
+    `allowed_hosts` may hold '*' (any)."""
+    for name, value in (("max_request_bytes", max_request_bytes), ("request_timeout_s", request_timeout_s),
+                        ("read_timeout_s", read_timeout_s), ("max_queue", max_queue)):
+        if not value > 0:
+            raise ValueError(f"{name} must be positive, got {value}")
     max_audio_seconds = min(max_audio_seconds or float("inf"), engine.processor.max_audio_seconds)
     worker = Worker(engine, max_queue)
     created = int(time.time())
+    admitting = 0  # requests past the queue check but not yet queued (decoding): the event loop's alone
+    decode_slots = asyncio.Semaphore(DECODE_SLOTS)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -430,6 +534,10 @@ def create_app(
     # No /docs: Swagger UI would pull its scripts from a CDN; /openapi.json describes the API.
     app = FastAPI(title="voxlm", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.worker = worker
+    app.state.read_timeout_s = read_timeout_s  # for the protocol's header deadline (`server_config`)
+    limits = {"max_audio_seconds": max_audio_seconds, "max_prompt_tokens": engine.max_prompt_tokens,
+              "max_request_bytes": max_request_bytes, "request_timeout_s": request_timeout_s,
+              "read_timeout_s": read_timeout_s, "max_queue": max_queue}
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError):
@@ -452,7 +560,7 @@ def create_app(
     @app.get("/health")
     async def health():
         return {"status": "ok", "model": model_name, "busy": worker.busy, "waiting": worker.jobs.qsize(),
-                "max_queue": max_queue, "served": worker.served}
+                "admitting": admitting, "max_queue": max_queue, "served": worker.served, "limits": limits}
 
     @app.get("/v1/models")
     async def models():
@@ -464,20 +572,28 @@ def create_app(
 
     @app.post("/v1/chat/completions")
     async def chat_completions(body: ChatRequest, request: Request):
+        nonlocal admitting
         deadline = time.perf_counter() + request_timeout_s
         if body.model is not None and body.model != model_name:
             raise APIError(404, f"model {body.model!r} is not served here; use {model_name!r} (see GET /v1/models)",
                            param="model", code="model_not_found")
         busy = APIError(503, f"the server is busy: {max_queue} requests are already waiting; retry in a few seconds",
                         type="server_error", code="queue_full", headers={"Retry-After": "2"})
-        if worker.jobs.full():  # shed load before spending time on decoding audio
+        # Shed load before decoding: requests still decoding count against the queue, so at most `max_queue`
+        # decoded requests exist at once, and only DECODE_SLOTS of them decode at a time.
+        if worker.jobs.qsize() + admitting >= max_queue:
             raise busy
-        conversation = await asyncio.to_thread(to_conversation, body, engine.processor.audio_token, max_audio_seconds)
-        job = Job(conversation, generation_settings(body, engine.max_new_tokens), asyncio.get_running_loop(), deadline)
+        admitting += 1
         try:
+            async with decode_slots:
+                conversation, inputs = await asyncio.to_thread(prepare_request, body, engine, max_audio_seconds)
+            job = Job(conversation, inputs, generation_settings(body, engine.max_new_tokens),
+                      asyncio.get_running_loop(), deadline)
             worker.submit(job)
         except queue.Full:
             raise busy from None
+        finally:
+            admitting -= 1
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         disconnected = asyncio.create_task(_wait_for_disconnect(request))
         try:
@@ -520,7 +636,8 @@ def create_app(
         }
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(BodyLimit, max_bytes=max_request_bytes)
+    app.add_middleware(BodyLimit, max_bytes=max_request_bytes, read_timeout_s=read_timeout_s)
+    app.add_middleware(Guard, allowed_hosts=tuple(allowed_hosts), api_key=api_key)  # added last: runs first
     return app
 
 
@@ -601,9 +718,55 @@ async def _sse(job: Job, first: tuple, deadline: float, completion_id: str, mode
 # ---- running it --------------------------------------------------------------------------------
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    import socket
+class ReadDeadlineProtocol(H11Protocol):
+    """uvicorn's h11 protocol, plus a deadline for each request's headers, counted from the connection or from the
+    previous response: a slow-header (slowloris) or silent connection is closed instead of held open. uvicorn's
+    keep-alive timer stops at the first byte of the next request; this one runs until its headers are complete.
+    (The body's deadline is `BodyLimit`'s; h11 also caps the size of the headers, 16 KiB by default.)"""
 
+    def __init__(self, *args, read_timeout_s: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.read_timeout_s = read_timeout_s
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._awaited_cycle = None
+
+    def _await_head(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        self._awaited_cycle = self.cycle  # the head has arrived once `self.cycle` is a new one
+        self._head_timer = self.loop.call_later(self.read_timeout_s, self.transport.close)
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._await_head()
+
+    def on_response_complete(self) -> None:
+        self._await_head()  # first: the base class may go on to a pipelined request at once
+        super().on_response_complete()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self._head_timer is not None and self.cycle is not self._awaited_cycle:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def connection_lost(self, exc) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        super().connection_lost(exc)
+
+
+def server_config(app: FastAPI, host: str = "127.0.0.1", port: int = 8000):
+    """The uvicorn settings `voxlm serve` runs with (and the tests and benchmarks too)."""
+    import functools
+
+    import uvicorn
+
+    protocol = functools.partial(ReadDeadlineProtocol, read_timeout_s=app.state.read_timeout_s)
+    return uvicorn.Config(app, host=host, port=port, http=protocol, log_level="warning", lifespan="on")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
@@ -616,7 +779,7 @@ def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int | None = No
     import uvicorn
 
     port = port or free_port(host)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(server_config(app, host, port))
     thread = threading.Thread(target=server.run, name="voxlm-uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout
@@ -635,33 +798,76 @@ def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int | None = No
 # ---- the CLI verb ------------------------------------------------------------------------------
 
 
+def _checked(kind: type, low: float, high: float | None = None, *, low_open: bool = False):
+    """An argparse `type` for numbers in [low, high] (or (low, high] with `low_open`): a bad value is a usage
+    error at once, before seconds of model loading."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        if value != value or (value <= low if low_open else value < low) or (high is not None and value > high):
+            bound = f"> {low:g}" if low_open else f">= {low:g}" if high is None else f"{low:g}..{high:g}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
+        return value
+
+    return parse
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    positive = _checked(float, 0, low_open=True)
     parser.add_argument("--model", help="VoxLM checkpoint folder (default: the embedded default model)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--max-new-tokens", type=int, default=256, help="answer length when a request sets no max_tokens")
-    parser.add_argument("--max-queue", type=int, default=32, help="requests allowed to wait; more get 503")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per request, queue wait included")
-    parser.add_argument("--max-request-mb", type=float, default=32.0, help="largest request body (base64 audio included)")
-    parser.add_argument("--max-audio-seconds", type=float, default=None, help="longest clip (default: the model's limit)")
+    parser.add_argument("--port", type=_checked(int, 1, 65535), default=8000)
+    parser.add_argument("--max-new-tokens", type=_checked(int, 1), default=256,
+                        help="answer length when a request sets no max_tokens")
+    parser.add_argument("--max-queue", type=_checked(int, 1), default=32,
+                        help="requests admitted behind the one generating (decoding or waiting); more get 503")
+    parser.add_argument("--timeout", type=positive, default=120.0, help="seconds per request, queue wait included")
+    parser.add_argument("--read-timeout", type=positive, default=30.0,
+                        help="seconds a client has to send a request's headers, and then its body")
+    parser.add_argument("--max-request-mb", type=positive, default=32.0,
+                        help="largest request body in MiB (base64 audio included)")
+    parser.add_argument("--max-audio-seconds", type=positive, default=None, help="longest clip (default: the model's limit)")
+    parser.add_argument("--max-prompt-tokens", type=_checked(int, 1), default=None,
+                        help="longest prompt, audio positions included (default: the LLM's context)")
+    parser.add_argument("--allowed-hosts", nargs="+", default=list(LOOPBACK_HOSTS), metavar="HOST",
+                        help="Host names served, '*' for any (default: loopback names; --host is added)")
+    parser.add_argument("--api-key", default=os.environ.get("VOXLM_API_KEY") or None,
+                        help="require `Authorization: Bearer KEY` on /v1/ (default: $VOXLM_API_KEY; none: open)")
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The bound, listening socket, or a one-line error naming the fix."""
+    try:
+        return socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    except OSError as error:
+        raise ValueError(f"cannot listen on {host}:{port}: {error.strerror or error} "
+                         "(is another server running there? pick another --port or --host)") from None
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the model once, then serve until Ctrl-C."""
+    """Bind the port, load the model once, then serve until Ctrl-C."""
     import uvicorn
 
-    engine = SpeechChat.load(args.model, max_new_tokens=args.max_new_tokens)
+    sock = listen(args.host, args.port)  # a taken port fails now, not after the model has loaded
+    engine = SpeechChat.load(args.model, max_new_tokens=args.max_new_tokens, max_prompt_tokens=args.max_prompt_tokens)
     name = f"voxlm-{Path(args.model).resolve().name}" if args.model else "voxlm-default"
+    hosts = [*args.allowed_hosts, *([] if args.host in ("0.0.0.0", "::") else [args.host])]
     app = create_app(engine, max_request_bytes=int(args.max_request_mb * 2**20), max_audio_seconds=args.max_audio_seconds,
-                     request_timeout_s=args.timeout, max_queue=args.max_queue, model_name=name)
-    print(f"voxlm serve: {name} at http://{args.host}:{args.port}/ (API: /v1/chat/completions)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+                     request_timeout_s=args.timeout, read_timeout_s=args.read_timeout, max_queue=args.max_queue,
+                     allowed_hosts=tuple(hosts), api_key=args.api_key, model_name=name)
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"voxlm serve: {name} at http://{shown}:{args.port}/ (API: /v1/chat/completions"
+          f"{', API key required' if args.api_key else ''})", flush=True)
+    uvicorn.Server(server_config(app)).run(sockets=[sock])
     return 0
 
 
 if __name__ == "__main__":  # `python -m voxlm.serve.server ...`, the same as `voxlm serve ...`
     import sys
 
-    _parser = argparse.ArgumentParser(prog="voxlm serve", description="OpenAI-compatible speech chat server")
-    add_arguments(_parser)
-    sys.exit(run(_parser.parse_args()))
+    from ..cli import main
+
+    sys.exit(main(["serve", *sys.argv[1:]]))

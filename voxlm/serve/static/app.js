@@ -7,6 +7,20 @@ const history = [];          // OpenAI-style messages of this conversation (mult
 let clip = null;             // {data: base64, format} ready to send
 let recorder = null;
 
+// A server started with --api-key wants `Authorization: Bearer <key>` on /v1/; the page asks for the key on
+// the first 401 and keeps it for this tab only.
+function authorized(headers = {}) {
+  const key = $("api-key").value.trim() || sessionStorage.getItem("voxlm-api-key");
+  return key ? { ...headers, Authorization: `Bearer ${key}` } : headers;
+}
+
+function needKey(response) {
+  if (response.status !== 401) return false;
+  $("api-key").hidden = false;
+  $("api-key").focus();
+  return true;
+}
+
 function setStatus(text, isError = false) {
   $("status").textContent = text;
   $("status").classList.toggle("error", isError);
@@ -105,10 +119,11 @@ async function send() {
   try {
     const response = await fetch("/v1/chat/completions", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: authorized({ "Content-Type": "application/json" }),
       body: JSON.stringify({ messages: [...history, message], stream: true, stream_options: { include_usage: true } }),
     });
     if (!response.ok) {
+      needKey(response);
       const body = await response.json().catch(() => ({}));
       throw new Error(body.error ? body.error.message : `HTTP ${response.status}`);
     }
@@ -135,6 +150,7 @@ async function send() {
         }
       }
     }
+    if ($("api-key").value.trim()) sessionStorage.setItem("voxlm-api-key", $("api-key").value.trim());
     history.push(message, { role: "assistant", content: text });
     const meta = document.createElement("span");
     meta.className = "meta";
@@ -155,4 +171,11 @@ async function send() {
 $("send").addEventListener("click", () => { if (clip) send(); });
 $("reset").addEventListener("click", () => { history.length = 0; $("log").replaceChildren(); setStatus(""); });
 
-fetch("/v1/models").then((r) => r.json()).then((m) => { $("model").textContent = m.data[0].id; }).catch(() => {});
+function showModel() {
+  fetch("/v1/models", { headers: authorized() })
+    .then((r) => (needKey(r) ? Promise.reject() : r.json()))
+    .then((m) => { $("model").textContent = m.data[0].id; })
+    .catch(() => {});
+}
+$("api-key").addEventListener("change", showModel);
+showModel();
