@@ -45,10 +45,16 @@ def _chat_args(parser: argparse.ArgumentParser) -> None:
 
 def chat(args: argparse.Namespace) -> int:
     """Answer one audio file, streaming the tokens to stdout."""
+    from pathlib import Path
+
     from .audio.io import load_audio
+    from .model import DEFAULT_CHECKPOINT, VoxLMConfig
     from .serve.engine import Reply, SpeechChat, audio_question
 
-    wave = load_audio(args.audio)  # fail on bad audio before spending seconds loading the model
+    # Fail on bad or over-long audio before spending seconds loading the model: the limit is in its config file.
+    config = Path(args.model or DEFAULT_CHECKPOINT) / "config.json"
+    limit = VoxLMConfig.from_pretrained(config.parent).max_audio_seconds if config.is_file() else None
+    wave = load_audio(args.audio, max_seconds=limit)
     engine = SpeechChat.load(args.model, max_new_tokens=args.max_new_tokens)
     reply = Reply(text="", prompt_tokens=0, completion_tokens=0)
     for piece in engine.stream(audio_question(wave, args.prompt), reply=reply):

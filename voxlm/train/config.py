@@ -102,12 +102,25 @@ def _resolve(data: dict, folder: Path) -> dict:
     return _merge(merged, data)
 
 
+def _yaml_file(path: Path) -> Any:
+    """A YAML file's data; malformed YAML or text that is not UTF-8 is one line naming the file and the spot."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not UTF-8 text (byte {error.start}); save the recipe as UTF-8") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ValueError(f"{path}: not valid YAML{where}: {problem}") from None
+
+
 def read_recipe(path: str | Path) -> dict:
     """A recipe file with its `defaults:` chain merged in (earlier first, the file itself last)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"recipe {path} not found (recipes live in recipes/*.yaml)")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = _yaml_file(path) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a recipe is a mapping of keys to values")
     return _resolve(data, path.parent)
@@ -116,7 +129,7 @@ def read_recipe(path: str | Path) -> dict:
 def read_stages(path: str | Path) -> list[dict] | None:
     """The stages of a chained recipe (`stages:` of recipe files or inline mappings), or None for a plain recipe."""
     path = Path(path)
-    data = yaml.safe_load(path.read_text()) if path.is_file() else None
+    data = _yaml_file(path) if path.is_file() else None
     if not isinstance(data, dict) or "stages" not in data:
         return None
     return [read_recipe(path.parent / s) if isinstance(s, str) else _resolve(dict(s), path.parent) for s in data["stages"]]
@@ -127,7 +140,10 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if "=" not in text:
         raise ValueError(f"override {text!r} is not key=value")
     key, _, raw = text.partition("=")
-    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
+    try:
+        return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise ValueError(f"override {text!r}: the value is not valid YAML (a list is [1, 2], a mapping {{a: 1}})") from None
 
 
 def load_config(recipe: str | Path | dict | None = None, overrides: list[str] = ()) -> TrainConfig:
