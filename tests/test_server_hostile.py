@@ -359,6 +359,14 @@ def test_a_chunked_body_is_cut_off_at_the_limit(serve, clip):
         assert answered(client, clip[0])
 
 
+def test_oversized_headers_are_a_431_however_they_arrive(serve, clip):
+    with serve() as (client, url):
+        pad = f"X-Pad: {'a' * 64 * 2**10}\r\n"  # sent in one piece, which h11 alone would accept
+        status, error = status_and_error(http(url, post_head(2, extra=pad), b"{}"))
+        assert status == 431 and error["code"] == "headers_too_large" and "the limit is 16 KiB" in error["message"]
+        assert answered(client, clip[0])
+
+
 def test_sizes_are_reported_in_the_unit_of_the_flag():
     assert server.mib(32 * 2**20) == "32 MiB" and server.mib(100_000) == "0.1 MiB"
 

@@ -61,6 +61,8 @@ FFMPEG_FORMATS = ("webm", "m4a", "mp4", "aac", "wma")
 # Served Host names unless --allowed-hosts says otherwise: a DNS-rebinding page reaches 127.0.0.1 under its own name.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 DECODE_SLOTS = 2  # audio decodes (and prompt tokenization) running at once, beside the generation
+# h11 caps only headers that arrive in pieces; this caps them however they arrive (OpenAI's clients send < 1 KiB).
+MAX_HEADER_BYTES = 16 * 2**10
 
 
 def supported_formats() -> tuple[str, ...]:
@@ -458,9 +460,10 @@ class BodyLimit:
 
 
 class Guard:
-    """ASGI middleware, outermost: only Host names on `allowed_hosts` are served (a DNS-rebinding web page points
-    its own name at 127.0.0.1, so its requests carry that name), and with an `api_key` only requests that send
-    it as OpenAI's clients do, `Authorization: Bearer <key>`, reach /v1/ (the demo page and /health stay open)."""
+    """ASGI middleware, outermost: headers over MAX_HEADER_BYTES get a 431; only Host names on `allowed_hosts` are
+    served (a DNS-rebinding web page points its own name at 127.0.0.1, so its requests carry that name); and with
+    an `api_key`, only requests that send it as OpenAI's clients do, `Authorization: Bearer <key>`, reach /v1/
+    (the demo page and /health stay open)."""
 
     def __init__(self, app, allowed_hosts: tuple[str, ...], api_key: str | None):
         self.app = app
@@ -473,7 +476,11 @@ class Guard:
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
         host = _host_name(headers.get(b"host", b"").decode("latin-1"))
-        if not self.any_host and host not in self.allowed_hosts:
+        header_bytes = sum(len(k) + len(v) for k, v in scope.get("headers") or [])
+        if header_bytes > MAX_HEADER_BYTES:
+            error = APIError(431, f"request headers are {header_bytes / 2**10:.0f} KiB; the limit is "
+                             f"{MAX_HEADER_BYTES // 2**10} KiB", code="headers_too_large")
+        elif not self.any_host and host not in self.allowed_hosts:
             error = APIError(403, f"host {host!r} is not served here (DNS-rebinding protection); "
                              f"start the server with --allowed-hosts {host or '<name>'} to accept it",
                              code="host_not_allowed")
