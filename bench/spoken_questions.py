@@ -1,9 +1,10 @@
 """Everyday spoken questions with a known answer word: does the model answer from speech as its LLM does from text?
 
-    python bench/spoken_questions.py [--model CKPT] [--voices piper:joe,flite:awb] [--out results.json]
+    python bench/spoken_questions.py [--model CKPT] [--interface projector|soft_tokens] [--voices V,V] [--out F.json]
 
-Each question is spoken by each voice (by default one training voice and one held-out voice) and
-answered greedily; an answer is right when it contains one of the question's expected words. The
+Each question is spoken by each voice (by default three held-out voices, none heard in training) and
+answered greedily; an answer is right when it contains one of the question's expected words. Beside
+each answer the connector's own CTC transcript shows what the model heard. The
 same questions as text give the LLM's own score (the ceiling), and the bundled sample clip is asked
 too. Prints every answer and a summary; writes JSON. None of these questions is in the default
 training data (the nearest there is one spoken instruction asking for the capital of India). A quick
@@ -45,26 +46,32 @@ def right(answer: str, expected: tuple[str, ...]) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="VoxLM checkpoint (default: the embedded default)")
-    parser.add_argument("--voices", default="piper:joe,flite:awb")
+    parser.add_argument("--interface", help="projector | soft_tokens (default: the checkpoint's own)")
+    parser.add_argument("--voices", default="kokoro:nezumi+kumo,flite:awb,espeak:en-us-nyc")
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     voices = args.voices.split(",")
-    chat = SpeechChat.load(args.model, max_new_tokens=args.max_new_tokens)
+    chat = SpeechChat.load(args.model, {"interface": args.interface} if args.interface else None,
+                           max_new_tokens=args.max_new_tokens)
 
     rows = []
     for question, expected in [SAMPLE_QUESTION, *QUESTIONS]:
-        asked = [("text", [{"role": "user", "content": [{"type": "text", "text": question}]}])]
+        asked = [("text", [{"role": "user", "content": [{"type": "text", "text": question}]}], None)]
         if question == SAMPLE_QUESTION[0]:
-            asked.append(("sample clip", audio_question(str(SAMPLE))))
+            asked.append(("sample clip", audio_question(str(SAMPLE)), str(SAMPLE)))
         else:
-            asked += [(voice, audio_question(speak(question, voice))) for voice in voices]
-        for source, conversation in asked:
+            for voice in voices:
+                wave = speak(question, voice)
+                asked.append((voice, audio_question(wave), wave))
+        for source, conversation, audio in asked:
             answer = chat.reply(conversation).text
-            rows.append({"question": question, "input": source, "answer": answer, "right": right(answer, expected)})
-            print(f"[{'x' if rows[-1]['right'] else ' '}] {source:>12} | {question} -> {answer!r}", flush=True)
+            heard = chat.transcribe([audio])[0] if audio is not None else None
+            rows.append({"question": question, "input": source, "heard": heard, "answer": answer,
+                         "right": right(answer, expected)})
+            print(f"[{'x' if rows[-1]['right'] else ' '}] {source:>12} | {heard or question} -> {answer!r}", flush=True)
 
     def score(inputs) -> float:
         picked = [r["right"] for r in rows if r["input"] in inputs and r["question"] != SAMPLE_QUESTION[0]]
@@ -76,7 +83,8 @@ def main() -> None:
     summary["sample clip right"] = next(r["right"] for r in rows if r["input"] == "sample clip")
     print(json.dumps(summary, indent=2))
     if args.out:
-        Path(args.out).write_text(json.dumps({"model": args.model or "default", "summary": summary, "answers": rows}, indent=2))
+        Path(args.out).write_text(json.dumps({"model": args.model or "default", "interface": chat.model.config.interface,
+                                              "summary": summary, "answers": rows}, indent=2))
 
 
 if __name__ == "__main__":

@@ -52,6 +52,13 @@ def test_systems_see_gold_text_asr_text_or_audio(systems, tmp_path):
     assert systems.answer(item, "whisper")[0] == "what is said in this audio clip"
     systems.answer(item, "cascade")
     assert systems.transcribe.calls == 1  # one ASR pass per clip, shared by whisper and cascade
+    assert systems.answer(item, "connector")[0] == systems.chat.transcribe([str(tmp_path / "a.wav")])[0]
+
+
+def test_an_interface_override_keys_its_own_answers(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    assert cli.model_key(str(tmp_path), 0) == cli.model_key(str(tmp_path), 0, {})
+    assert cli.model_key(str(tmp_path), 0, {"interface": "projector"}) != cli.model_key(str(tmp_path), 0)
 
 
 def test_max_new_tokens_caps_each_items_budget(systems):
@@ -109,7 +116,7 @@ def test_voxlm_eval_writes_results_report_and_plots(systems, tmp_path, monkeypat
     import voxlm.tts
 
     monkeypatch.setattr(voxlm.tts, "speak", fake_speak)
-    monkeypatch.setattr(Systems, "load", classmethod(lambda cls, checkpoint, max_new_tokens: systems))
+    monkeypatch.setattr(Systems, "load", classmethod(lambda cls, checkpoint, max_new_tokens, overrides: systems))
     out = tmp_path / "out"
     args = parse("--bench", "all", "--out", str(out), "--limit", "1", "--cache", str(tmp_path / "cache"),
                  "--no-progress", "--max-new-tokens", "3")
@@ -120,7 +127,7 @@ def test_voxlm_eval_writes_results_report_and_plots(systems, tmp_path, monkeypat
     assert meta["seed"] == 0 and meta["limit"] == 1 and meta["max_new_tokens"] == 3
     assert set(meta["metric_versions"]) == {"rouge-score", "jiwer", "whisper-normalizer"}
     assert results["benchmarks"]["generalize"]["conditions"] == ["train", "held_out_prompt", "held_out_task"]
-    assert results["benchmarks"]["asr"]["systems"] == ["text", "cascade", "speech", "whisper"]
+    assert results["benchmarks"]["asr"]["systems"] == ["text", "cascade", "speech", "whisper", "connector"]
     assert "synthetic" in results["benchmarks"]["asr"]["conditions"]
     for name in ("report.md", "instruct.png", "generalize.png", "asr.png", "modality_gap.png",
                  "responses/instruct.jsonl", "responses/generalize.jsonl", "responses/asr.jsonl"):

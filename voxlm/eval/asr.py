@@ -8,7 +8,8 @@ Conditions:
 - `synthetic`: sentences of the generalize passages spoken by the held-out voices.
 
 VoxLM is asked with a transcribe wording from the task bank; WER is computed after Whisper's
-English normalisation. The `whisper` system is the cascade's ASR output on its own.
+English normalisation. The `whisper` system is the cascade's ASR output on its own; `connector` is
+VoxLM's own CTC transcript (`voxlm transcribe`), what it hears before the LLM reads anything.
 A user's own set: JSONL of `{"key", "audio_path", "text"}` (+ optional `condition`).
 """
 
@@ -35,7 +36,7 @@ from .metrics import corpus_wer, word_accuracy
 
 CONDITIONS = ("human", "synthetic")
 METRICS = {"wer": False, "word_accuracy": True}
-SYSTEMS = ("text", "cascade", "speech", "whisper")
+SYSTEMS = ("text", "cascade", "speech", "whisper", "connector")
 PROMPT = TASKS["transcribe"].prompts[0]  # "Transcribe the following." (a training wording: ASR, not wording, is tested)
 MIN_WORDS = 3
 SYNTHETIC_SIZE = 100

@@ -5,6 +5,8 @@
   transcribes each audio part, then the same LLM reads that transcript.
 - `speech`: VoxLM hears the audio.
 - `whisper` (ASR benchmark only): the cascade's transcript itself, no LLM.
+- `connector` (ASR benchmark only): VoxLM's own greedy CTC transcript (`voxlm transcribe`), no LLM:
+  what the model hears, whichever interface hands it to the LLM.
 
 All three run the same model object with the same prompt and greedy decoding, so the only thing
 that differs between them is how the spoken content reaches the LLM.
@@ -114,11 +116,13 @@ class Systems:
         self._transcripts: dict[str, tuple[str, float]] = {}
 
     @classmethod
-    def load(cls, checkpoint: str | Path | None = None, max_new_tokens: int | None = None) -> "Systems":
-        """VoxLM from `checkpoint` (None: the default model) and the Whisper of its encoder's size."""
+    def load(cls, checkpoint: str | Path | None = None, max_new_tokens: int | None = None,
+             config_overrides: dict | None = None) -> "Systems":
+        """VoxLM from `checkpoint` (None: the default model; `config_overrides` e.g. another `interface`) and the
+        Whisper of its encoder's size."""
         from ..serve.engine import SpeechChat
 
-        chat = SpeechChat.load(checkpoint)
+        chat = SpeechChat.load(checkpoint, config_overrides)
         return cls(chat, WhisperASR.for_encoder(chat.model.config.audio_model), max_new_tokens)
 
     def budget(self, item: Item) -> int:
@@ -151,7 +155,7 @@ class Systems:
             elif system == "speech":
                 content.append({"type": "audio", "audio": self._wave(str(part["audio"]))})
             else:
-                raise ValueError(f"unknown system {system!r}; systems are {', '.join(SYSTEMS)} (and whisper)")
+                raise ValueError(f"unknown system {system!r}; systems are {', '.join(SYSTEMS)} (and whisper, connector)")
         return [{"role": "user", "content": content}]
 
     def answer(self, item: Item, system: str) -> tuple[str, float]:
@@ -159,6 +163,10 @@ class Systems:
         if system == "whisper":
             pieces = [self.transcript(p) for p in item.audio_parts()]
             return " ".join(t for t, _ in pieces), sum(s for _, s in pieces)
+        if system == "connector":
+            start = time.perf_counter()
+            texts = self.chat.transcribe([self._wave(str(p["audio"])) for p in item.audio_parts()])
+            return " ".join(texts), time.perf_counter() - start
         asr_seconds = sum(self.transcript(p)[1] for p in item.audio_parts()) if system == "cascade" else 0.0
         start = time.perf_counter()
         reply = self.chat.reply(self.conversation(item, system), max_new_tokens=self.budget(item))

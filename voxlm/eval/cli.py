@@ -36,13 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="at most N items per condition (quick runs)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the built sets (voices, constraints, noise)")
     parser.add_argument("--max-new-tokens", type=int, help="cap every answer at N tokens (default: each item's own budget)")
+    parser.add_argument("--interface", help="projector | soft_tokens: how audio enters the LLM, overriding the "
+                        "checkpoint's setting (to compare both on one connector)")
     parser.add_argument("--cache", help="where built benchmark audio is kept (default: $VOXLM_HOME/eval)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def model_key(checkpoint: str | None, seed: int) -> str:
+def model_key(checkpoint: str | None, seed: int, overrides: dict | None = None) -> str:
     """Identifies the answering model in the response log: the checkpoint's files (names, sizes,
-    mtimes), or the seed when the default is an untrained connector (seeded at load)."""
+    mtimes) and the config overrides it is used with, or the seed when the default is an untrained
+    connector (seeded at load)."""
     from ..model import DEFAULT_CHECKPOINT
 
     folder = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
@@ -50,7 +53,8 @@ def model_key(checkpoint: str | None, seed: int) -> str:
         return f"untrained-default-seed{seed}" if not checkpoint else f"missing:{checkpoint}"
     stats = sorted((p.relative_to(folder).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
                    for p in folder.rglob("*") if p.is_file())
-    return hashlib.sha1(json.dumps([str(folder.resolve()), stats]).encode()).hexdigest()[:16]
+    blob = [str(folder.resolve()), stats] + ([overrides] if overrides else [])  # no overrides: keys as before
+    return hashlib.sha1(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def decoding(systems) -> dict:
@@ -107,13 +111,15 @@ def run(args: argparse.Namespace) -> int:
     item_sets = prepare(names, args)
 
     seed_everything(args.seed)  # an untrained default connector is initialised from this seed
-    systems = Systems.load(args.model, args.max_new_tokens)
+    overrides = {"interface": args.interface} if args.interface else {}
+    systems = Systems.load(args.model, args.max_new_tokens, overrides)
     config = getattr(getattr(systems.chat, "model", None), "config", None)
     changed = decoding(systems)
     results = {
         "metadata": {
             "model": args.model or "default",
-            "model_key": model_key(args.model, args.seed),
+            "model_key": model_key(args.model, args.seed, overrides),
+            "interface": getattr(config, "interface", None),
             "audio_model": getattr(config, "audio_model", None),
             "text_model": getattr(config, "text_model", None),
             "cascade_asr": str(getattr(systems.transcribe, "model_dir", "custom")),

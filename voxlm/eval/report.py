@@ -13,8 +13,9 @@ from pathlib import Path
 from .files import write_text_atomic
 
 # One colour per system in every plot.
-COLORS = {"text": "#4c72b0", "cascade": "#dd8452", "speech": "#55a868", "whisper": "#8172b3"}
-LABELS = {"text": "text (ceiling)", "cascade": "cascade (ASR + LLM)", "speech": "VoxLM (speech)", "whisper": "Whisper alone"}
+COLORS = {"text": "#4c72b0", "cascade": "#dd8452", "speech": "#55a868", "whisper": "#8172b3", "connector": "#937860"}
+LABELS = {"text": "text (ceiling)", "cascade": "cascade (ASR + LLM)", "speech": "VoxLM (speech)", "whisper": "Whisper alone",
+          "connector": "VoxLM's CTC transcript"}
 
 
 def _fmt(value) -> str:
