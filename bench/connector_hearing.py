@@ -5,10 +5,10 @@
 Clips: the `asr` benchmark's own set (built once into $VOXLM_HOME/eval/asr): real human speech (the
 Asterisk prompts) and generalize sentences spoken by the held-out voices. For each clip the Whisper
 encoder runs two ways,
-- `window`: the 30 s window the model was trained and serves with (mel padded to 3000 frames, output
-  trimmed to the clip), and
-- `clip`: the clip's real length only (mel padded to an even frame count, the positional embeddings
-  sliced to match, as Ultravox runs its encoder),
+- `window`: the 30 s window (mel padded to 3000 frames, output trimmed to the clip), as voxlm ran
+  the encoder before, and as the default connector's training features were made;
+- `clip`: the clip's real length only (`log_mel` + `run_encoder`: the positional embeddings sliced
+  to it, as Ultravox runs its encoder), as VoxLM runs it now,
 and the connector's positions are decoded greedily over the LLM's whole vocabulary at each blank
 threshold. Token error rate = edit distance to the transcript's LLM tokens / their number (as the
 alignment stage reports it), word error rate after Whisper's normalisation. Also timed: encoder
@@ -30,27 +30,20 @@ from voxlm.data.transcripts import edit_distance
 from voxlm.eval.asr import build_asr_set, read_asr
 from voxlm.eval.metrics import corpus_wer
 from voxlm.model import load_voxlm
-from voxlm.model.processing_voxlm import encoder_frames
+from voxlm.model.modeling_voxlm import run_encoder
+from voxlm.model.processing_voxlm import encoder_frames, log_mel
 from voxlm.model.soft_tokens import greedy_ctc
 
 
 def encode(model, processor, wave, mode: str) -> torch.Tensor:
     """One clip (<= 30 s) -> encoder frames `[frames, dim]` of its real length."""
-    encoder = model.audio_tower
     frames = encoder_frames(wave.size)
-    if mode == "window":
+    if mode == "window":  # HF Whisper's own forward on the 30 s pad, as voxlm ran it before
         mel = processor.feature_extractor([wave], sampling_rate=16_000, return_tensors="pt",
                                           padding="max_length").input_features
-        return encoder(mel).last_hidden_state[0, :frames]
-    mel = processor.feature_extractor([wave], sampling_rate=16_000, return_tensors="pt", padding="longest",
-                                      truncation=False).input_features[:, :, : 2 * frames]
-    mel = torch.nn.functional.pad(mel, (0, 2 * frames - mel.shape[-1]))
-    hidden = torch.nn.functional.gelu(encoder.conv1(mel))
-    hidden = torch.nn.functional.gelu(encoder.conv2(hidden)).permute(0, 2, 1)  # 1, frames, dim
-    hidden = hidden + encoder.embed_positions.weight[: hidden.shape[1]]
-    for layer in encoder.layers:
-        hidden = layer(hidden, None)
-    return encoder.layer_norm(hidden)[0, :frames]
+        return model.audio_tower(mel).last_hidden_state[0, :frames]
+    mel = torch.from_numpy(log_mel(processor.feature_extractor, [wave]))  # what VoxLM runs now
+    return run_encoder(model.audio_tower, mel, torch.tensor([frames]))[0]
 
 
 def main() -> None:
@@ -65,7 +58,8 @@ def main() -> None:
     thresholds = [float(t) for t in args.thresholds.split(",")]
 
     path, _ = build_asr_set(voxlm_home() / "eval" / "asr" / "seed0", limit=args.limit, progress=True)
-    items = read_asr(path, args.limit).items
+    items = [i for i in read_asr(path, args.limit).items  # one 30 s window per clip, as alignment trains
+             if load_audio(i.audio_parts()[0]["audio"]).size <= 30 * 16_000]
     model, processor = load_voxlm(args.model)
     tokenizer = processor.tokenizer
     blank = model.blank_token_id

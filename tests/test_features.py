@@ -52,11 +52,17 @@ def tiny_encoder():
 
 
 def reference_frames(wave: np.ndarray, encoder, extractor) -> np.ndarray:
-    """The encoder applied to one <= 30 s window, the way VoxLMModel does from raw audio, trimmed and float16."""
-    mel = extractor([wave], sampling_rate=SR, return_tensors="np", padding="max_length").input_features
+    """HF's own Whisper encoder run on one <= 30 s window at its real length, float16: a copy whose
+    positional table is cut to the window's frames, fed the window's mel (silence-padded by one frame)."""
+    frames = encoder_frames(wave.size)
+    short = WhisperEncoder(WhisperConfig(**{**encoder.config.to_dict(), "max_source_positions": frames})).eval()
+    state = encoder.state_dict()
+    short.load_state_dict({**state, "embed_positions.weight": state["embed_positions.weight"][:frames]})
+    mel = extractor([wave], sampling_rate=SR, return_tensors="np", padding="max_length",
+                    max_length=(frames + 1) * 320).input_features[:, :, : 2 * frames]
     with torch.no_grad():
-        out = encoder(torch.from_numpy(mel)).last_hidden_state[0]
-    return out[: encoder_frames(wave.size)].to(torch.float16).numpy()
+        out = short(torch.from_numpy(mel)).last_hidden_state[0]
+    return out.to(torch.float16).numpy()
 
 
 @pytest.fixture

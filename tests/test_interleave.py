@@ -276,7 +276,7 @@ def test_collated_batch_with_0_1_3_clips_runs_through_the_model(make_tiny, tone,
     assert batch["input_ids"].shape == batch["labels"].shape == batch["attention_mask"].shape == (3, longest)
     assert batch["audio_lengths"].tolist() == [35, 50, 15, 80]  # clip order = placeholder order, across the batch
     if audio_form == "waves":
-        assert batch["input_features"].shape == (4, 80, 3000)
+        assert batch["input_features"].shape == (4, 80, 2 * 80 + 2)  # the longest window's mel (1.6 s), one frame of silence after
     else:
         assert batch["audio_frames"].shape == (4, 80, 16)  # zero-padded to the longest clip
         assert torch.all(batch["audio_frames"][0, 35:] == 0)

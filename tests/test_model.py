@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from voxlm.audio.io import AudioError
 from voxlm.model import VoxLMModel, num_audio_tokens
+from voxlm.model.modeling_voxlm import run_encoder
 from voxlm.model.processing_voxlm import encoder_frames
 
 
@@ -29,7 +30,7 @@ def test_placeholder_expands_to_audio_length(make_tiny, tone):
     batch = processor("listen: <|audio|> done", [tone(2.5)], sampling_rate=16_000)
     # 2.5 s -> 125 frames -> ceil(125 / 4) = 32 positions
     assert count_audio(batch, processor) == [32]
-    assert batch["input_features"].shape == (1, 80, 3000)
+    assert batch["input_features"].shape == (1, 80, 2 * 125 + 2)  # real length, one frame of silence after
     assert batch["audio_lengths"].tolist() == [125]
 
 
@@ -80,10 +81,21 @@ def test_cached_frames_give_the_same_embeddings_as_features(make_tiny, tone):
     model, processor = make_tiny()
     batch = processor("<|audio|>", [tone(1.0)], sampling_rate=16_000)
     with torch.no_grad():
-        frames = model.audio_tower(batch["input_features"]).last_hidden_state[:, :50]
+        frames = run_encoder(model.audio_tower, batch["input_features"], batch["audio_lengths"])
         from_features, _ = model.embed_inputs(batch["input_ids"], batch["input_features"], audio_lengths=batch["audio_lengths"])
         from_cache, _ = model.embed_inputs(batch["input_ids"], audio_frames=frames, audio_lengths=batch["audio_lengths"])
     torch.testing.assert_close(from_features, from_cache)
+
+
+def test_each_window_is_encoded_at_its_own_length_whatever_its_batch(make_tiny, tone):
+    model, processor = make_tiny()
+    clips = [tone(0.4), tone(2.2) * 0.3]
+    with torch.no_grad():
+        together = model.encode_audio(**{k: v for k, v in processor(["<|audio|>"] * 2, clips, sampling_rate=16_000).items()
+                                         if k in ("input_features", "audio_lengths")})
+        alone = [model.encode_audio(**{k: v for k, v in processor("<|audio|>", [c], sampling_rate=16_000).items()
+                                       if k in ("input_features", "audio_lengths")}) for c in clips]
+    torch.testing.assert_close(together, torch.cat(alone))
 
 
 def test_labels_cover_only_the_target_text(make_tiny, tone):

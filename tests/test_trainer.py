@@ -67,7 +67,7 @@ def test_training_lowers_the_loss(make_tiny, tiny_data, tmp_path):
 def test_training_from_raw_audio_runs_the_encoder(make_tiny, tiny_data, tmp_path):
     trainer = make_trainer(make_tiny, tiny_data, tmp_path / "run", waves=True, max_steps=2, eval_every=2)
     batch = next(trainer._batches())
-    assert batch["input_features"].shape[1:] == (80, 3000) and "audio_frames" not in batch
+    assert batch["input_features"].shape[1] == 80 and "audio_frames" not in batch
     trainer.fit()
     assert all(np.isfinite(eval_losses(tmp_path / "run")))
 

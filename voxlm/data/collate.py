@@ -26,13 +26,13 @@ class VoxLMCollator:
     """`collator(features) -> batch` for a `DataLoader`; `features` are dicts from `build_inputs`.
 
     Each feature has `input_ids`, `labels` and optionally `attention_mask` (1-D, `[seq]`), and either
-    no audio, or `input_features [windows, mel_bins, 3000]` + `audio_lengths [windows]`, or
+    no audio, or `input_features [windows, mel_bins, mel frames]` + `audio_lengths [windows]`, or
     `audio_frames` (a list of `[frames, encoder_dim]` tensors, or one `[clips, frames, encoder_dim]`
     tensor) + `audio_lengths [clips]`. A batch must not mix the two audio forms.
 
     The batch has `input_ids`, `attention_mask`, `labels` `[batch, longest]` (right padding; pad id,
     mask 0, label -100 on padding), and when any sample has audio: `input_features [all windows,
-    mel_bins, 3000]` or `audio_frames [all clips, longest clip, encoder_dim]` (zero-padded) with
+    mel_bins, longest]` or `audio_frames [all clips, longest clip, encoder_dim]` (zero-padded) with
     `audio_lengths [all clips]`.
     """
 
@@ -87,7 +87,9 @@ def collate_audio(features: Sequence[dict]) -> dict[str, torch.Tensor]:
         return {}
     out = {"audio_lengths": torch.cat(lengths)}
     if with_features:
-        out["input_features"] = torch.cat([torch.as_tensor(features[i]["input_features"]) for i in with_features])
+        mels = [torch.as_tensor(features[i]["input_features"]) for i in with_features]
+        longest = max(m.shape[-1] for m in mels)  # the encoder reads only each window's own columns
+        out["input_features"] = torch.cat([F.pad(m, (0, longest - m.shape[-1])) for m in mels])
     else:
         clips = [torch.as_tensor(c) for i in with_frames for c in features[i]["audio_frames"]]
         longest = max(c.shape[0] for c in clips)

@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..model import VoxLMProcessor
-from ..model.processing_voxlm import WINDOW_FRAMES, window_frames
+from ..model.processing_voxlm import WINDOW_FRAMES, log_mel, window_frames
 from .interleave import InterleavedSample, build_inputs
 from .jsonl import read_jsonl, write_jsonl
 
@@ -153,8 +153,7 @@ class ExampleDataset(Dataset):
             counts = [processor.audio_token_count(w) for w in waves]
             windows = [w for wave in waves for w in processor.windows(wave)]
             if windows:
-                item["input_features"] = torch.from_numpy(processor.feature_extractor(
-                    windows, sampling_rate=16_000, return_tensors="np", padding="max_length").input_features)
+                item["input_features"] = torch.from_numpy(log_mel(processor.feature_extractor, windows))
                 item["audio_lengths"] = torch.tensor(
                     [n for wave in waves for n in window_frames(-(-wave.size // 320))], dtype=torch.long)
         encoded = processor.encode_text([prompt], counts, [target])

@@ -298,13 +298,14 @@ def encode_clips(waves: Sequence[np.ndarray], encoder, feature_extractor, batch_
                  device: str | None = None) -> list[np.ndarray]:
     """16 kHz clips -> their encoder frames, float16 `[encoder frames of the clip, dim]` each.
 
-    Windows (30 s pieces, `VoxLMProcessor.windows`) from all clips are batched `batch_size` at a
-    time through the encoder under `torch.no_grad`; each window's output `[1500, dim]` is trimmed to
-    `encoder_frames(window_samples)` and a clip's windows are concatenated.
+    Windows (30 s pieces, `VoxLMProcessor.windows`) from all clips go `batch_size` at a time through
+    `log_mel` and `run_encoder` (each at its real length) under `torch.no_grad`, and a clip's windows
+    are concatenated.
     """
     import torch
 
-    from ..model.processing_voxlm import VoxLMProcessor, encoder_frames
+    from ..model.modeling_voxlm import run_encoder
+    from ..model.processing_voxlm import VoxLMProcessor, encoder_frames, log_mel
 
     param = next(encoder.parameters())
     device = device or param.device
@@ -312,12 +313,12 @@ def encode_clips(waves: Sequence[np.ndarray], encoder, feature_extractor, batch_
     pieces: list[list[np.ndarray]] = [[] for _ in waves]
     for b in range(0, len(windows), batch_size):
         batch = windows[b : b + batch_size]
-        # The same call as VoxLMProcessor, so cached frames equal what the model computes from audio.
-        mel = feature_extractor([w for _, w in batch], sampling_rate=SAMPLING_RATE, return_tensors="np",
-                                padding="max_length").input_features
+        # The same calls as VoxLMModel.encode_audio, so cached frames equal what the model computes from audio.
+        mel = torch.from_numpy(log_mel(feature_extractor, [w for _, w in batch])).to(device=device, dtype=param.dtype)
+        lengths = torch.tensor([encoder_frames(w.size) for _, w in batch])
         with torch.no_grad():
-            hidden = encoder(torch.from_numpy(mel).to(device=device, dtype=param.dtype)).last_hidden_state
-        hidden = hidden.to(torch.float16).cpu().numpy()  # windows, 1500, dim
+            hidden = run_encoder(encoder, mel, lengths)
+        hidden = hidden.to(torch.float16).cpu().numpy()  # windows, longest, dim
         for (c, w), h in zip(batch, hidden):
             pieces[c].append(h[: encoder_frames(w.size)])
     dim = encoder.config.d_model
@@ -325,8 +326,10 @@ def encode_clips(waves: Sequence[np.ndarray], encoder, feature_extractor, batch_
 
 
 def _encoder_identity(encoder, feature_extractor) -> str:
-    """A hash of the encoder's weights and the feature extractor's settings: cached frames depend on both."""
+    """A hash of the encoder's weights, the feature extractor's settings and how the encoder is run (on each
+    window's real length since caches of this tag): cached frames depend on all three."""
     h = hashlib.sha256(feature_extractor.to_json_string().encode())
+    h.update(b"encoder input: real length")
     for name, tensor in sorted(encoder.state_dict().items()):
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())

@@ -355,7 +355,7 @@ def build_inputs(
 
     `clips` holds one entry per speech segment, in order, all of one form:
       - raw audio (1-D array at `sampling_rate`, or a file path/bytes `processor.load` accepts): returns
-        `input_features [windows, mel_bins, 3000]` + `audio_lengths [windows]`, computed by the processor;
+        `input_features [windows, mel_bins, mel frames]` + `audio_lengths [windows]`, computed by the processor;
       - cached encoder frames (2-D `[frames, encoder_dim]` array or tensor, one 30 s window at most):
         returns `audio_frames` (list of `[frames, encoder_dim]` tensors) + `audio_lengths [clips]`;
       - a cached clip's frame count (int): returns `audio_lengths` only; attach `audio_frames` before

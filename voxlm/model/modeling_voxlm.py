@@ -36,6 +36,27 @@ WEIGHTS_NAME = "model.safetensors"
 GENERATION_CONFIG_NAME = "generation_config.json"
 
 
+def run_encoder(encoder: WhisperEncoder, input_features: torch.Tensor, audio_lengths: torch.Tensor) -> torch.Tensor:
+    """Log-mels `[windows, mel_bins, >= 2 * frames]` -> encoder frames `[windows, longest, d_model]`, zero past
+    each window's `audio_lengths` frames.
+
+    Each window runs at its own real length, the positional embeddings sliced to it (as Ultravox runs
+    Whisper), rather than padded to 30 s: a 5 s question costs a sixth of a window, and the connector's
+    greedy CTC transcript of held-out speech is as good either way (`bench/connector_hearing.py`).
+    One window at a time, so a window's frames never depend on the others in its batch.
+    """
+    dtype = encoder.conv1.weight.dtype
+    out = []
+    for mel, frames in zip(input_features, audio_lengths.tolist()):
+        hidden = F.gelu(encoder.conv1(mel[None, :, : 2 * frames].to(dtype)))
+        hidden = F.gelu(encoder.conv2(hidden)).transpose(1, 2)  # 1, frames, d_model
+        hidden = hidden + encoder.embed_positions.weight[: hidden.shape[1]]
+        for layer in encoder.layers:
+            hidden = layer(hidden, None)
+        out.append(encoder.layer_norm(hidden)[0])
+    return nn.utils.rnn.pad_sequence(out, batch_first=True)
+
+
 def load_whisper_encoder(path: Path) -> WhisperEncoder:
     """Only the encoder half of an HF Whisper folder: the decoder is never used by VoxLM."""
     encoder = WhisperEncoder(WhisperConfig.from_pretrained(path))
@@ -50,9 +71,9 @@ class VoxLMModel(PreTrainedModel):
 
     Inputs (as built by `VoxLMProcessor`):
         input_ids `[batch, seq]` with `audio_token_id` at every audio position;
-        input_features `[clips, mel_bins, 3000]` Whisper log-mels, one row per 30 s window, in the
-            order the windows appear in the batch; or audio_frames `[clips, frames, encoder_dim]`,
-            cached encoder outputs that skip the encoder (training from `voxlm features`);
+        input_features `[clips, mel_bins, mel frames]` Whisper log-mels (`log_mel`), one row per window of
+            at most 30 s, in the order the windows appear in the batch; or audio_frames `[clips, frames,
+            encoder_dim]`, cached encoder outputs that skip the encoder (training from `voxlm features`);
         audio_lengths `[clips]` real encoder frames per window (the rest is padding).
     """
 
@@ -125,9 +146,9 @@ class VoxLMModel(PreTrainedModel):
         """Audio windows -> `[total_audio_tokens, llm_dim]`, the valid tokens of every window concatenated."""
         if audio_frames is None:
             with torch.no_grad():
-                audio_frames = self.audio_tower(input_features.to(self.audio_tower.conv1.weight.dtype)).last_hidden_state
-        # Zero the frames past each clip's end: the last stacked position then sees the same input whether the
-        # frames came from the encoder's 30 s window or from a cache trimmed to the clip's real length.
+                audio_frames = run_encoder(self.audio_tower, input_features, audio_lengths)
+        # Zero the frames past each clip's end: the last stacked position then sees the same input however
+        # the clips of a batch were padded to one length.
         lengths = audio_lengths.to(audio_frames.device)
         real = torch.arange(audio_frames.shape[1], device=audio_frames.device)[None, :] < lengths[:, None]
         audio_frames = audio_frames * real.unsqueeze(-1)

@@ -3,7 +3,8 @@
 Each placeholder is expanded to exactly as many positions as its audio yields after the encoder
 (50 frames/s) and the connector (`stack_factor` frames per position), so the model can splice the
 audio embeddings in place. Audio longer than Whisper's 30 s window is split into consecutive
-windows that fill one placeholder together.
+windows that fill one placeholder together. Log-mels cover each window's real length only (the
+encoder runs on that length, not on a 30 s pad: see `run_encoder`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,22 @@ def encoder_frames(num_samples: int) -> int:
     return min(math.ceil(num_samples / SAMPLES_PER_FRAME), WINDOW_FRAMES)
 
 
+def log_mel(feature_extractor: WhisperFeatureExtractor, windows: Sequence[np.ndarray]) -> np.ndarray:
+    """Whisper log-mels of windows (16 kHz, at most 30 s each) -> `[windows, mel_bins, 2 * longest frames + 2]`.
+
+    Each window is padded with one encoder frame of silence past its last whole frame (its last mel
+    columns then see what they see inside a silence-padded 30 s window) and to the longest window;
+    window i's own columns are the first `2 * encoder_frames(len(window i))`. The one mel computation
+    for the processor, the dataset readers and `voxlm features`, so cached frames equal computed ones.
+    """
+    longest = max((w.size for w in windows), default=0)
+    if longest > WINDOW_SECONDS * SAMPLING_RATE:
+        raise ValueError(f"a window holds at most {WINDOW_SECONDS} s of audio, got {longest / SAMPLING_RATE:.1f} s: "
+                         "split clips with VoxLMProcessor.windows first")
+    padded = [np.pad(w, (0, (encoder_frames(w.size) + 1) * SAMPLES_PER_FRAME - w.size)) for w in windows]
+    return feature_extractor(padded, sampling_rate=SAMPLING_RATE, return_tensors="np", padding="longest").input_features
+
+
 def window_frames(total_frames: int) -> list[int]:
     """Real encoder frames of each 30 s window of a clip with `total_frames` frames in all."""
     full, rest = divmod(total_frames, WINDOW_FRAMES)
@@ -41,7 +58,8 @@ class VoxLMProcessor:
     """Feature extractor + tokenizer + placeholder expansion, in the shape of an HF processor.
 
     `processor(text=..., audio=...)` -> `BatchFeature` with `input_ids`, `attention_mask`, and when audio is
-    given `input_features [windows, mel_bins, 3000]` and `audio_lengths [windows]` (real encoder frames).
+    given `input_features [windows, mel_bins, 2 * longest window's frames + 2]` (`log_mel`) and `audio_lengths
+    [windows]` (real encoder frames of each window).
     """
 
     def __init__(self, feature_extractor: WhisperFeatureExtractor, tokenizer, config: VoxLMConfig):
@@ -130,10 +148,7 @@ class VoxLMProcessor:
         batch = self.encode_text(texts, [self.audio_token_count(w) for w in waves], text_target, padding, return_tensors)
         if waves:
             windows = [w for wave in waves for w in self.windows(wave)]
-            features = self.feature_extractor(
-                windows, sampling_rate=SAMPLING_RATE, return_tensors="np", padding="max_length"
-            ).input_features
-            batch["input_features"] = torch.from_numpy(features)
+            batch["input_features"] = torch.from_numpy(log_mel(self.feature_extractor, windows))
             batch["audio_lengths"] = torch.tensor([encoder_frames(w.size) for w in windows])
         return BatchFeature(batch)
 
