@@ -148,6 +148,15 @@ def test_a_bad_data_file_fails_before_any_model_loads(tmp_path, monkeypatch):
         cli.run(parse("--bench", "instruct", "--out", str(tmp_path / "o"), "--data", str(bad)))
 
 
+@pytest.mark.parametrize("bench", ["instruct", "generalize", "asr"])
+def test_a_data_file_that_is_not_utf8_is_named_with_its_line(tmp_path, monkeypatch, bench):
+    monkeypatch.setattr(Systems, "load", classmethod(lambda *a: pytest.fail("model loaded")))
+    bad = tmp_path / "latin1.jsonl"
+    bad.write_bytes('\n{"id": "caf\xe9"}\n'.encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1\.jsonl:2: not UTF-8 text \(byte 0xe9 at column 12\)"):
+        cli.run(parse("--bench", bench, "--out", str(tmp_path / "o"), "--data", str(bad)))
+
+
 def test_every_benchmark_is_registered_with_consistent_metrics():
     for bench in benchmarks.BENCHMARKS.values():
         assert bench.headline in bench.metrics and bench.metrics[bench.headline]

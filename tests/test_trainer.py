@@ -184,3 +184,21 @@ def test_every_shipped_recipe_loads_and_chains_write_to_distinct_folders():
         assert all(c.train_data for c in configs), path.name
         outputs = [c.output_dir for c in configs]
         assert len(set(outputs)) == len(outputs), f"{path.name}: two stages share an output folder"
+
+
+def test_a_stage_may_change_the_interface_of_its_init_checkpoint(make_tiny, tmp_path, monkeypatch):
+    from voxlm.model import VoxLMProcessor
+    from voxlm.train import trainer as trainer_module
+
+    model, processor = make_tiny()
+    model.save_pretrained(tmp_path / "ckpt")
+    monkeypatch.setattr(VoxLMProcessor, "from_config", classmethod(lambda cls, config: processor))
+    config = load_config(None, [f"init_from={json.dumps(str(tmp_path / 'ckpt'))}",
+                                'model={"interface": "soft_tokens", "blank_threshold": 0.2}'])
+    torch.manual_seed(0)
+    loaded, _ = trainer_module.build_model(config)
+    assert (loaded.config.interface, loaded.config.blank_threshold) == ("soft_tokens", 0.2)
+    torch.testing.assert_close(loaded.trainable_state_dict(), model.trainable_state_dict())
+    config = load_config(None, [f"init_from={json.dumps(str(tmp_path / 'ckpt'))}", 'model={"stack_factor": 8}'])
+    with pytest.raises(ValueError, match="differ from the init_from checkpoint"):
+        trainer_module.build_model(config)

@@ -18,8 +18,13 @@ def read_jsonl(path: str | Path, required: Sequence[str] = (), what: str = "each
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     records = []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise error(f"{path}:{number}: not UTF-8 text (byte {raw[e.start]:#04x} at column {e.start + 1}); "
+                            "JSONL files are read as UTF-8") from None
             if not line.strip():
                 continue
             try:

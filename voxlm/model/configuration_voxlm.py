@@ -6,6 +6,8 @@ from transformers import PretrainedConfig
 
 AUDIO_TOKEN = "<|audio|>"
 INTERFACES = ("projector", "soft_tokens")
+# How audio enters the LLM, not what was trained: a checkpoint may be used, or trained further, with others.
+INTERFACE_SETTINGS = ("interface", "blank_threshold", "soft_token_top_k")
 
 
 class VoxLMConfig(PretrainedConfig):

@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..data.transcripts import edit_distance, greedy_ctc_tokens
 from ..model import VoxLMConfig, VoxLMModel, VoxLMProcessor
+from ..model.configuration_voxlm import INTERFACE_SETTINGS
 from ..model.modeling_voxlm import WEIGHTS_NAME
 from .config import TrainConfig, config_dict
 
@@ -62,7 +63,10 @@ class Position:
 
 def build_model(config: TrainConfig) -> tuple[VoxLMModel, VoxLMProcessor]:
     if config.init_from:
-        model = VoxLMModel.from_pretrained(config.init_from)
+        # A stage may change how audio enters the LLM (e.g. LM stages through soft tokens after a CTC stage),
+        # never the shapes of what was trained.
+        usage = {k: v for k, v in config.model.items() if k in INTERFACE_SETTINGS}
+        model = VoxLMModel.from_pretrained(config.init_from, **usage)
         unexpected = {k: v for k, v in config.model.items() if getattr(model.config, k) != v}
         if unexpected:
             raise ValueError(f"model settings {unexpected} differ from the init_from checkpoint {config.init_from}")
