@@ -12,7 +12,8 @@ from conftest import SAMPLE, SAMPLE_TEXT
 from voxlm.assets import ensure_asset
 from voxlm.assets.registry import MARKER
 from voxlm.audio.io import load_audio
-from voxlm.model.modeling_voxlm import load_whisper_encoder
+from voxlm.model.modeling_voxlm import load_whisper_encoder, run_encoder
+from voxlm.model.processing_voxlm import encoder_frames, log_mel
 
 WHISPERS = ["whisper-tiny.en", "whisper-base"]
 
@@ -99,9 +100,9 @@ def test_alignment_teaches_a_fresh_connector_the_llm_tokens_of_a_real_clip(asset
     processor = VoxLMProcessor.from_config(model.config)
     model.bind_tokenizer(processor.tokenizer)
     wave = load_audio(str(SAMPLE))
-    features = processor.feature_extractor([wave], sampling_rate=16_000, return_tensors="pt").input_features
     with torch.no_grad():
-        frames = model.audio_tower(features).last_hidden_state[0, : -(-wave.size // 320)]
+        frames = run_encoder(model.audio_tower, torch.from_numpy(log_mel(processor.feature_extractor, [wave])),
+                             torch.tensor([encoder_frames(wave.size)]))[0]
 
     class Frames(dict):
         def num_frames(self, ref):
@@ -121,3 +122,28 @@ def test_alignment_teaches_a_fresh_connector_the_llm_tokens_of_a_real_clip(asset
     best = out.logits[0].argmax(-1)
     emitted = {data.vocab[i - 1] for i in best.tolist() if i > 0}
     assert emitted & set(data.labels[0])
+
+
+def test_the_default_model_hears_and_answers_the_sample(asset):
+    """The embedded default (soft tokens): its own CTC transcript spells the question, and the LLM
+    reading it answers it (the question is in none of its training data)."""
+    asset("whisper-tiny.en"), asset("smollm2-135m-instruct")
+    from voxlm.serve.engine import SpeechChat, audio_question
+
+    engine = SpeechChat.load(max_new_tokens=24)
+    assert engine.model.config.interface == "soft_tokens"
+    heard = engine.transcribe([str(SAMPLE)])[0]
+    assert "capital of France" in heard
+    assert "Paris" in engine.reply(audio_question(str(SAMPLE))).text
+
+
+def test_silence_reaches_the_llm_as_an_empty_audio_span(asset):
+    asset("whisper-tiny.en"), asset("smollm2-135m-instruct")
+    from voxlm.serve.engine import SpeechChat
+
+    engine = SpeechChat.load(max_new_tokens=8)
+    silence = np.zeros(16_000 * 3, np.float32)
+    assert engine.transcribe([silence]) == [""]
+    question = [{"type": "audio", "audio": silence}, {"type": "text", "text": "What is two plus two?"}]
+    reply = engine.reply([{"role": "user", "content": question}])
+    assert reply.text.strip() and reply.completion_tokens > 0
