@@ -326,10 +326,10 @@ def encode_clips(waves: Sequence[np.ndarray], encoder, feature_extractor, batch_
 
 
 def _encoder_identity(encoder, feature_extractor) -> str:
-    """A hash of the encoder's weights, the feature extractor's settings and how the encoder is run (on each
-    window's real length since caches of this tag): cached frames depend on all three."""
+    """A hash of the encoder's weights, the feature extractor's settings and how the encoder is run: cached
+    frames depend on all three."""
     h = hashlib.sha256(feature_extractor.to_json_string().encode())
-    h.update(b"encoder input: real length")
+    h.update(b"encoder input: real length")  # caches made on 30 s windows (before this tag) are rebuilt
     for name, tensor in sorted(encoder.state_dict().items()):
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
