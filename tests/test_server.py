@@ -131,6 +131,19 @@ def test_audio_answer_is_the_engines_greedy_answer_with_usage(serve, engine, cli
     assert response.usage.total_tokens == expected.prompt_tokens + expected.completion_tokens
 
 
+def test_a_clip_that_soft_tokens_hear_as_silence_gets_a_normal_answer(make_tiny, clip):
+    model, processor = make_tiny(interface="soft_tokens", blank_threshold=0.0)  # every audio position is blank
+    engine = SpeechChat(model, processor, max_new_tokens=8)
+    data, wave = clip
+    question = [{"type": "text", "text": "hello world"}]
+    expected = engine.reply([{"role": "user", "content": [{"type": "audio", "audio": wave}, *question]}])
+    with serve_in_thread(create_app(engine, model_name=MODEL)) as url:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=30)
+        response = ask(client, [audio_part(data), *question])
+    assert engine.transcribe([wave]) == [""]
+    assert response.choices[0].message.content == expected.text and expected.completion_tokens > 0
+
+
 def test_streamed_pieces_join_into_the_non_streamed_answer(serve, clip):
     with serve() as (client, _):
         whole = ask(client, [audio_part(clip[0])])
