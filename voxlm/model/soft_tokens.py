@@ -14,6 +14,11 @@ from __future__ import annotations
 import torch
 
 
+def _without_blank(logits: torch.Tensor, blank_id: int) -> torch.Tensor:
+    """The logits with the blank's column at -inf: a kept position stands for a real token."""
+    return logits.index_fill(-1, torch.tensor([blank_id], device=logits.device), float("-inf"))
+
+
 def greedy_ctc(
     logits: torch.Tensor, blank_id: int, blank_threshold: float, new_clip: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -27,7 +32,7 @@ def greedy_ctc(
     """
     with torch.no_grad():
         blank = logits.float().softmax(-1)[:, blank_id] > blank_threshold
-        tokens = logits.index_fill(-1, torch.tensor([blank_id], device=logits.device), float("-inf")).argmax(-1)
+        tokens = _without_blank(logits, blank_id).argmax(-1)
         labels = tokens.masked_fill(blank, -1)  # -1: the blank, unequal to every token
         previous = torch.cat([labels.new_full((1,), -1), labels[:-1]])
         repeat = (labels == previous) & ~new_clip
@@ -43,7 +48,7 @@ def soft_token_mix(
     `positions` so the gradient of the mix reaches the connector through the k mixing weights.
     """
     with torch.no_grad():
-        picked = logits.index_fill(-1, torch.tensor([blank_id], device=logits.device), float("-inf")).topk(min(top_k, logits.shape[-1] - 1)).indices
+        picked = _without_blank(logits, blank_id).topk(min(top_k, logits.shape[-1] - 1)).indices
     rows = table[picked].to(positions.dtype)  # P, k, D
     weights = torch.einsum("pd,pkd->pk", positions, rows).softmax(-1)
     return torch.einsum("pk,pkd->pd", weights, rows)
