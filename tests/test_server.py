@@ -85,20 +85,21 @@ def raw_post(url: str, body: bytes, content_type: str = "application/json") -> t
 
 @contextmanager
 def gated(engine):
-    """Hold every generation until the returned event is set (bounded), to fill the queue or force a timeout."""
+    """Hold every request as it joins the decoding batch until the returned event is set (bounded), to fill the
+    queue or force a timeout."""
     gate = threading.Event()
-    original = engine.stream
+    original = engine.embed
 
-    def stream(*args, **kwargs):
+    def embed(*args, **kwargs):
         gate.wait(20)
-        yield from original(*args, **kwargs)
+        return original(*args, **kwargs)
 
-    engine.stream = stream
+    engine.embed = embed
     try:
         yield gate
     finally:
         gate.set()
-        engine.stream = original
+        engine.embed = original
 
 
 # ---- good requests -----------------------------------------------------------------------------
@@ -340,20 +341,61 @@ def test_serve_verb_defaults_to_loopback():
     assert (args.host, args.port, args.model) == ("127.0.0.1", 8000, None)
 
 
-def test_a_failing_generation_is_a_500_and_the_next_request_works(serve, engine, clip):
-    original = engine.stream
+def test_a_request_that_fails_to_start_is_a_500_and_the_next_request_works(serve, engine, clip):
+    original = engine.embed
 
     def broken(*args, **kwargs):
-        engine.stream = original  # fail once
+        engine.embed = original  # fail once
         raise RuntimeError("out of memory")
-        yield
 
     with serve() as (client, _):
-        engine.stream = broken
+        engine.embed = broken
         with pytest.raises(openai.InternalServerError) as raised:
             ask(client, [audio_part(clip[0])])
         assert raised.value.code == "generation_failed" and "out of memory" in raised.value.message
         assert ask(client, [audio_part(clip[0])]).choices[0].message.role == "assistant"
+
+
+def test_a_failing_decoding_step_fails_its_batch_with_500s_and_the_server_goes_on(serve, engine, clip):
+    from voxlm.serve.decoding import Decoder
+
+    original = Decoder.step
+
+    def broken(self):
+        Decoder.step = original  # fail once
+        raise RuntimeError("out of memory")
+
+    with serve() as (client, _):
+        Decoder.step = broken
+        try:
+            with pytest.raises(openai.InternalServerError) as raised:
+                ask(client, [audio_part(clip[0])])
+        finally:
+            Decoder.step = original
+        assert raised.value.code == "generation_failed" and "out of memory" in raised.value.message
+        assert ask(client, [audio_part(clip[0])]).choices[0].message.role == "assistant"
+
+
+def test_concurrent_requests_decode_together_and_each_gets_its_own_answer(serve, engine, tone):
+    from voxlm.serve.decoding import Decoder
+
+    questions = [[audio_part(wav_bytes(tone(0.5 + 0.4 * i) * (0.2 + 0.1 * i)))] for i in range(4)] + ["hi", "hello there"]
+    conversations = [audio_question(tone(0.5 + 0.4 * i) * (0.2 + 0.1 * i)) for i in range(4)]
+    conversations += [[{"role": "user", "content": q}] for q in questions[4:]]
+    alone = [engine.reply(c).text for c in conversations]
+    widths, original = [], Decoder.step
+    Decoder.step = lambda self: widths.append(len(self)) or original(self)
+    try:
+        with serve() as (client, url), gated(engine) as gate:
+            with ThreadPoolExecutor(len(questions)) as pool:
+                futures = [pool.submit(ask, client, q) for q in questions]
+                wait_until(lambda: health(url)["waiting"] == len(questions) - 1)  # one held, the rest queued
+                gate.set()
+                answers = [f.result(timeout=30).choices[0].message.content for f in futures]
+    finally:
+        Decoder.step = original
+    assert answers == alone
+    assert max(widths) == len(questions)  # the queued five joined the held one's batch mid-answer
 
 
 # ---- load shedding and deadlines ---------------------------------------------------------------
@@ -389,28 +431,24 @@ def test_a_request_past_its_deadline_is_a_504_and_the_server_goes_on(serve, engi
 def test_a_client_leaving_mid_stream_stops_its_generation(serve, engine):
     import time
 
-    from transformers import LogitsProcessorList
+    rows, original = [], engine.batch
 
-    class Slow:  # 20 ms per token, and never the end token: 400 tokens would take 8 s
-        def __call__(self, input_ids, scores):
-            time.sleep(0.02)
-            scores[:, engine.processor.tokenizer.eos_token_id] = -float("inf")
-            return scores
+    def slow_batch():  # 20 ms per token, and never the end token: 400 tokens would take 8 s
+        batch = original()
+        batch.decoder.eos = frozenset({-1})
+        step, add = batch.decoder.step, batch.decoder.add
+        batch.decoder.step = lambda: time.sleep(0.02) or step()
+        batch.decoder.add = lambda *args: rows.extend(add(*args)) or rows[-len(args[0]):]
+        return batch
 
-    replies, original = [], engine.stream
-
-    def slow_stream(conversation, reply=None, **settings):
-        replies.append(reply)
-        yield from original(conversation, reply=reply, logits_processor=LogitsProcessorList([Slow()]), **settings)
-
-    engine.stream = slow_stream
+    engine.batch = slow_batch
     with serve() as (client, url):
         stream = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hello"}],
                                                 max_tokens=400, stream=True)
         next(iter(stream))
         stream.close()
         wait_until(lambda: not health(url)["busy"], timeout=5)
-    assert replies[0].completion_tokens < 200
+    assert rows[0].finish_reason == "cancelled" and len(rows[0].tokens) < 200
 
 
 def health(url: str) -> dict:

@@ -172,14 +172,14 @@ def test_requests_still_decoding_count_against_the_queue(serve, clip, monkeypatc
 
 @pytest.fixture
 def generations(engine, monkeypatch):
-    """Counts the generations the worker starts."""
-    calls, original = [], engine.stream
+    """Counts the generations the worker starts (each prompt it embeds to join the batch)."""
+    calls, original = [], engine.embed
 
-    def stream(*args, **kwargs):
+    def embed(*args, **kwargs):
         calls.append(1)
-        yield from original(*args, **kwargs)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "stream", stream)
+    monkeypatch.setattr(engine, "embed", embed)
     return calls
 
 
@@ -205,15 +205,23 @@ def test_audio_positions_count_in_the_configured_prompt_limit(serve, engine, cli
         assert ask(client, "hello world").choices[0].message.role == "assistant"
 
 
-def test_the_answer_ends_where_the_context_does(engine):
+def test_the_answer_ends_where_the_context_does(engine, monkeypatch):
     from voxlm.serve.engine import audio_question
 
     prompt = engine.prepare([{"role": "user", "content": "hello"}])["input_ids"].shape[1]
+    original = engine.batch
+
+    def never_ending():  # no end-of-turn token: only the context can end the answer
+        batch = original()
+        batch.decoder.eos = frozenset({-1})
+        return batch
+
+    monkeypatch.setattr(engine, "batch", never_ending)
     engine.context = prompt + 3
-    eos = engine.processor.tokenizer.eos_token_id
-    reply = engine.reply([{"role": "user", "content": "hello"}], max_new_tokens=50, suppress_tokens=[eos])
+    reply = engine.reply([{"role": "user", "content": "hello"}], max_new_tokens=50)
     assert reply.completion_tokens == 3 and reply.finish_reason == "length"
     engine.context = 4096
+    monkeypatch.undo()
     assert engine.reply(audio_question(np.zeros(16_000, np.float32))).completion_tokens >= 1
 
 

@@ -1,22 +1,26 @@
-"""The one inference path: conversation (text + audio parts) -> streamed answer.
+"""The one inference path: conversations (text + audio parts) -> streamed answers, decoded in batches.
 
-`voxlm chat`, `voxlm serve` and the benchmarks all go through `SpeechChat`, so a change to
-prompting or decoding reaches every one of them.
+`voxlm chat`, `voxlm serve`, `voxlm eval` and the benchmarks all go through `SpeechChat`, so a change
+to prompting or decoding reaches every one of them. One conversation is a batch of one: `stream`,
+`replies` and the server's worker all drive the same `Batch` (over `decoding.Decoder`).
 """
 
 from __future__ import annotations
 
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import torch
-from transformers import BatchFeature, TextIteratorStreamer
+from transformers import BatchFeature
 
 from ..model import VoxLMModel, VoxLMProcessor, load_voxlm
+from .decoding import Decoder, Row, Sampling
+
+# Answers decoded at once by `replies` (`voxlm eval`): the fastest on 2 CPU cores (bench/eval_throughput.py).
+DEFAULT_BATCH_SIZE = 8
 
 
 @dataclass
@@ -111,52 +115,85 @@ class SpeechChat:
         inputs["attention_mask"] = torch.ones_like(inputs["input_ids"])
         return inputs
 
+    def embed(self, inputs: BatchFeature) -> torch.Tensor:
+        """A prepared conversation as the LLM reads it: `[positions, dim]`, the audio spliced in and the positions
+        soft tokens drop left out (so they cost the LLM nothing)."""
+        with torch.no_grad():
+            embeds, mask = self.model.embed_inputs(inputs["input_ids"], inputs.get("input_features"),
+                                                   inputs.get("audio_frames"), inputs.get("audio_lengths"),
+                                                   inputs.get("attention_mask"))
+        return embeds[0, mask[0].bool()]
+
+    def batch(self) -> "Batch":
+        """An empty running batch: conversations join it at any step and leave it when answered."""
+        return Batch(self)
+
     def stream(self, conversation: list[dict], reply: Reply | None = None, prepared: BatchFeature | None = None,
-               **generate_kwargs) -> Iterator[str]:
+               **settings) -> Iterator[str]:
         """Yield the answer piece by piece as it is decoded; fill `reply` (if given) with counts and timings.
 
         Input errors surface here, before any token is produced, unless the caller passes the conversation
-        already `prepared` (the server does, to refuse bad input before queueing it).
+        already `prepared` (the server does, to refuse bad input before queueing it). `settings`:
+        `max_new_tokens`, `do_sample`, `temperature`, `top_p`, `seed`.
         """
         start = time.perf_counter()
-        inputs = prepared if prepared is not None else self.prepare(conversation)
-        streamer = TextIteratorStreamer(self.processor.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        settings = {"max_new_tokens": self.max_new_tokens, "do_sample": False, **generate_kwargs}
-        if self.context:  # the answer ends where the LLM's context does
-            settings["max_new_tokens"] = min(settings["max_new_tokens"], self.context - inputs["input_ids"].shape[1])
-        outcome: dict = {}
-
-        def run() -> None:
-            try:
-                outcome["ids"] = self.model.generate(**inputs, streamer=streamer, **settings)
-            except BaseException as error:  # re-raised in the caller's thread below
-                outcome["error"] = error
-                streamer.end()
-
-        worker = threading.Thread(target=run, daemon=True)
-        worker.start()
-        first = None
-        pieces = []
-        for piece in streamer:
-            if not piece:
-                continue
-            if first is None:
-                first = time.perf_counter() - start
-            pieces.append(piece)
-            yield piece
-        worker.join()
-        if "error" in outcome:
-            raise outcome["error"]
+        batch = self.batch()
+        events = batch.add([prepared if prepared is not None else self.prepare(conversation)], [settings])
+        answer = events[0][0]
+        answer.started = start
+        while True:
+            for _, piece in events:
+                if piece:
+                    yield piece
+            if answer.done:
+                break
+            events = batch.step()
+        if answer.error is not None:
+            raise answer.error
         if reply is not None:
-            ids = outcome["ids"][0]
-            eos = self.processor.tokenizer.eos_token_id
-            reply.text = "".join(pieces)
-            reply.pieces = pieces
-            reply.prompt_tokens = int(inputs["input_ids"].shape[1])
-            reply.completion_tokens = int(ids.numel())
-            reply.seconds_to_first_token = first
-            reply.seconds_total = time.perf_counter() - start
-            reply.finish_reason = "stop" if eos in ids.tolist() or ids.numel() < settings["max_new_tokens"] else "length"
+            reply.__dict__.update(answer.reply.__dict__)
+
+    def replies(self, conversations: Iterable[list[dict]], batch_size: int = DEFAULT_BATCH_SIZE,
+                max_new_tokens: int | Sequence[int] | None = None, **settings) -> Iterator[tuple[int, Reply]]:
+        """Answer many conversations, `batch_size` decoding at once; yield `(index, Reply)` as each finishes.
+
+        A finished answer's place goes to the next conversation at the next step, so one long answer never
+        holds the others up. `max_new_tokens` may give each conversation its own budget. Greedy answers are
+        the ones each conversation gets alone (`stream`), up to fp32 rounding in batched matrix products.
+        A conversation that cannot be prepared raises when its turn comes (the answers before it were yielded).
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        todo = iter(enumerate(conversations))
+        batch = self.batch()
+        more = True
+        while more or len(batch):
+            joining = []
+            while more and len(batch) + len(joining) < batch_size:
+                item = next(todo, None)
+                if item is None:
+                    more = False
+                else:
+                    joining.append(item)
+            events = []
+            if joining:
+                budgets = [max_new_tokens if max_new_tokens is None or isinstance(max_new_tokens, int)
+                           else max_new_tokens[i] for i, _ in joining]
+                events = batch.add([self.prepare(c) for _, c in joining],
+                                   [{**settings, **({} if b is None else {"max_new_tokens": b})} for b in budgets],
+                                   [i for i, _ in joining])
+            for answer, _ in events + batch.step():
+                if answer.done:
+                    if answer.error is not None:
+                        raise answer.error
+                    yield answer.key, answer.reply
+
+    def sampling(self, max_new_tokens: int | None = None, do_sample: bool = False, temperature: float | None = None,
+                 top_p: float | None = None, seed: int | None = None) -> Sampling:
+        """Generation settings (the `transformers` names) -> a decoder row's `Sampling`; greedy unless `do_sample`."""
+        return Sampling(max_new_tokens=self.max_new_tokens if max_new_tokens is None else max_new_tokens,
+                        temperature=(1.0 if temperature is None else temperature) if do_sample else 0.0,
+                        top_p=1.0 if top_p is None else top_p, seed=seed)
 
     def transcribe(self, clips: Sequence) -> list[str]:
         """What the model hears: the connector's greedy CTC transcript of each clip (path, bytes or 16 kHz
@@ -171,6 +208,96 @@ class SpeechChat:
         for _ in self.stream(conversation, reply=reply, **generate_kwargs):
             pass
         return reply
+
+
+@dataclass(eq=False)
+class Answer:
+    """One conversation's answer as a `Batch` decodes it: `reply` fills as it goes; `error` when it could not
+    start (its audio or prompt failed), which fails it alone."""
+
+    key: Any
+    started: float
+    reply: Reply = field(default_factory=lambda: Reply(text="", prompt_tokens=0, completion_tokens=0))
+    row: Row | None = None
+    error: Exception | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.error is not None or (self.row is not None and self.row.done)
+
+
+class Batch:
+    """Conversations decoded together over one KV cache (`Decoder`), each streamed its own text.
+
+    `add` and `step` return `(answer, new text)` for every answer that moved; an answer that is `done`
+    has left the batch. Text comes out whole characters at a time: a token that ends inside a UTF-8
+    character waits for the next.
+    """
+
+    def __init__(self, chat: SpeechChat):
+        self.chat = chat
+        generation = chat.model.language_model.generation_config.eos_token_id
+        eos = {chat.processor.tokenizer.eos_token_id, *([generation] if isinstance(generation, int) else generation or [])}
+        self.decoder = Decoder(chat.model.language_model, eos - {None}, chat.context)
+        self._answers: dict[Row, Answer] = {}
+
+    def __len__(self) -> int:
+        return len(self.decoder)
+
+    def add(self, prepared: Sequence[BatchFeature], settings: Sequence[dict], keys: Sequence[Any] | None = None
+            ) -> list[tuple[Answer, str]]:
+        """Join prepared conversations (`SpeechChat.prepare`), each with its generation `settings`, and decode their
+        first tokens; one whose audio fails is returned done with its `error`, the others go on."""
+        keys = list(keys) if keys is not None else [None] * len(prepared)
+        answers, prompts, samplings = [], [], []
+        for inputs, setting, key in zip(prepared, settings, keys):
+            answer = Answer(key, time.perf_counter())
+            answers.append(answer)
+            try:
+                sampling, prompt = self.chat.sampling(**setting), self.chat.embed(inputs)
+            except Exception as error:  # this conversation alone fails
+                answer.error = error
+                continue
+            samplings.append(sampling)
+            prompts.append(prompt)
+        starting = [a for a in answers if a.error is None]
+        for answer, row in zip(starting, self.decoder.add(prompts, samplings, starting)):
+            answer.row = row
+            answer.reply.prompt_tokens = row.prompt_length
+            self._answers[row] = answer
+        return [(a, "" if a.error is not None else self._advance(a)) for a in answers]
+
+    def step(self) -> list[tuple[Answer, str]]:
+        return [(self._answers[row], self._advance(self._answers[row])) for row in self.decoder.step()]
+
+    def cancel(self, answer: Answer) -> None:
+        if answer.row is not None:
+            self.decoder.cancel(answer.row)
+            self._answers.pop(answer.row, None)
+
+    @property
+    def answers(self) -> list[Answer]:
+        """The answers still decoding."""
+        return [self._answers[row] for row in self.decoder.rows]
+
+    def _advance(self, answer: Answer) -> str:
+        """The text `answer` gained with its newest token; on its last, fill in the rest of its reply."""
+        row, reply = answer.row, answer.reply
+        full = self.chat.processor.tokenizer.decode(row.tokens, skip_special_tokens=True)
+        piece = full[len(reply.text):] if full.startswith(reply.text) else ""
+        if piece.endswith("\ufffd") and not row.done:
+            piece = ""  # the token ended inside a character: its bytes come whole with the next one
+        if piece:
+            if reply.seconds_to_first_token is None:
+                reply.seconds_to_first_token = time.perf_counter() - answer.started
+            reply.text += piece
+            reply.pieces.append(piece)
+        reply.completion_tokens = len(row.tokens)
+        if row.done:
+            reply.seconds_total = time.perf_counter() - answer.started
+            reply.finish_reason = row.finish_reason
+            self._answers.pop(row, None)
+        return piece
 
 
 def audio_question(audio, prompt: str | None = None) -> list[dict]:

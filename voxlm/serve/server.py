@@ -215,20 +215,6 @@ class ChatRequest(_Strict):
 # ---- the generation worker ---------------------------------------------------------------------
 
 
-class _Cancelled:
-    """A `StoppingCriteria` that ends `generate` at the next token once the job is cancelled or past its
-    deadline (the deadline also holds when no one is left to notice, e.g. a stream that never started)."""
-
-    def __init__(self, job: "Job"):
-        self.job = job
-
-    def __call__(self, input_ids, scores=None, **kwargs):
-        import torch
-
-        stop = self.job.cancelled.is_set() or time.perf_counter() > self.job.deadline
-        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
-
-
 @dataclass
 class Job:
     """One request's trip through the worker; events go back to the event loop as ('piece'|'done'|'error', value)."""
@@ -250,18 +236,36 @@ class Job:
         except RuntimeError:  # the loop is closed: the server is shutting down
             self.cancelled.set()
 
+    @property
+    def unwanted(self) -> bool:
+        """Its client left, or its deadline passed (which holds even when no one is left to notice)."""
+        return self.cancelled.is_set() or time.perf_counter() > self.deadline
+
+
+def _failure(error: Exception) -> APIError:
+    if isinstance(error, (AudioError, ValueError)):
+        return APIError(400, str(error), code="invalid_input")
+    return APIError(500, f"generation failed: {type(error).__name__}: {error}", type="server_error",
+                    code="generation_failed")
+
 
 class Worker:
-    """The single thread that owns the model; `submit` never blocks (a full queue raises `queue.Full`)."""
+    """The single thread that owns the model: it decodes up to `max_batch` requests together, one token each per
+    step, and a request that arrives meanwhile joins at the next step (continuous batching). `submit` never
+    blocks (a full queue raises `queue.Full`)."""
 
-    def __init__(self, engine: SpeechChat, max_queue: int):
+    def __init__(self, engine: SpeechChat, max_queue: int, max_batch: int = 16):
         self.engine = engine
         self.jobs: queue.Queue[Job] = queue.Queue(maxsize=max_queue)
-        self.max_queue = max_queue
-        self.busy = False
+        self.max_queue, self.max_batch = max_queue, max_batch
+        self.decoding = 0
         self.served = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.decoding > 0
 
     def start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -284,40 +288,55 @@ class Worker:
     def submit(self, job: Job) -> None:
         self.jobs.put_nowait(job)
 
-    def _run(self) -> None:
-        from transformers import StoppingCriteriaList
-
-        while not self._stop.is_set():
+    def _take(self, room: int, wait: bool) -> list[Job]:
+        """Up to `room` queued jobs still wanted; waits a moment for the first when nothing is decoding."""
+        jobs: list[Job] = []
+        while len(jobs) < room:
             try:
-                job = self.jobs.get(timeout=0.2)
+                job = self.jobs.get(timeout=0.2) if wait and not jobs else self.jobs.get_nowait()
             except queue.Empty:
+                break
+            if job.unwanted:
+                self.served += 1  # its client left or its deadline passed while it waited
                 continue
-            if job.cancelled.is_set() or time.perf_counter() > job.deadline:
-                continue  # its client left or its deadline passed while it waited
-            self.busy = True
-            job.started_at = time.perf_counter()
-            settings = dict(job.settings)
-            seed = settings.pop("seed", None)
-            settings["stopping_criteria"] = StoppingCriteriaList([_Cancelled(job)])
-            try:
-                if seed is not None:
-                    import torch
+            jobs.append(job)
+        return jobs
 
-                    torch.manual_seed(seed)
-                for piece in self.engine.stream(job.conversation, reply=job.reply, prepared=job.inputs, **settings):
-                    if not job.cancelled.is_set():
-                        job.emit("piece", piece)
-                    # once cancelled, keep draining: the stopping criterion ends generate at the next
-                    # token, and the engine joins its thread, so two generations never overlap
-                job.emit("done", job.reply)
-            except (AudioError, ValueError) as error:
-                job.emit("error", APIError(400, str(error), code="invalid_input"))
-            except Exception as error:  # the server must keep serving whatever one request did
-                job.emit("error", APIError(500, f"generation failed: {type(error).__name__}: {error}",
-                                           type="server_error", code="generation_failed"))
-            finally:
-                self.busy = False
-                self.served += 1
+    def _run(self) -> None:
+        batch = self.engine.batch()
+        while not self._stop.is_set():
+            joining: list[Job] = []
+            try:
+                for answer in batch.answers:  # departed clients and passed deadlines leave before the next step
+                    if answer.key.unwanted:
+                        batch.cancel(answer)
+                        self.served += 1
+                joining = self._take(self.max_batch - len(batch), wait=not len(batch))
+                self.decoding = len(batch) + len(joining)
+                for job in joining:
+                    job.started_at = time.perf_counter()
+                events = batch.add([job.inputs for job in joining], [job.settings for job in joining], joining)
+                events += batch.step()
+            except Exception as error:  # the server must keep serving whatever one batch did
+                failed = [a.key for a in batch.answers] + [j for j in joining if j.reply.completion_tokens == 0]
+                for job in {id(job): job for job in failed}.values():
+                    job.emit("error", _failure(error))
+                    self.served += 1
+                batch = self.engine.batch()
+                self.decoding = 0
+                continue
+            for answer, piece in events:
+                job = answer.key
+                if answer.error is not None:
+                    job.emit("error", _failure(answer.error))
+                elif piece and not job.unwanted:
+                    job.emit("piece", piece)
+                if answer.done:
+                    if answer.error is None:
+                        job.reply.__dict__.update(answer.reply.__dict__)
+                        job.emit("done", job.reply)
+                    self.served += 1
+            self.decoding = len(batch)
 
 
 # ---- request -> conversation -------------------------------------------------------------------
@@ -514,20 +533,21 @@ def create_app(
     request_timeout_s: float = 120.0,
     read_timeout_s: float = 30.0,
     max_queue: int = 32,
+    max_batch: int = 16,
     allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS,
     api_key: str | None = None,
     model_name: str = "voxlm",
 ) -> FastAPI:
     """The HTTP app around one engine. `max_audio_seconds=None` takes the model's own limit; the prompt limit is
-    the engine's `max_prompt_tokens`; `max_queue` counts requests admitted behind the one being generated
-    (decoding or waiting); `read_timeout_s` bounds the arrival of each request's headers and of its body;
+    the engine's `max_prompt_tokens`; `max_batch` requests decode together (a new one joins at the next token);
+    `max_queue` counts requests admitted behind them (decoding their audio or waiting); `read_timeout_s` bounds the arrival of each request's headers and of its body;
     `allowed_hosts` may hold '*' (any)."""
     for name, value in (("max_request_bytes", max_request_bytes), ("request_timeout_s", request_timeout_s),
-                        ("read_timeout_s", read_timeout_s), ("max_queue", max_queue)):
+                        ("read_timeout_s", read_timeout_s), ("max_queue", max_queue), ("max_batch", max_batch)):
         if not value > 0:
             raise ValueError(f"{name} must be positive, got {value}")
     max_audio_seconds = min(max_audio_seconds or float("inf"), engine.processor.max_audio_seconds)
-    worker = Worker(engine, max_queue)
+    worker = Worker(engine, max_queue, max_batch)
     created = int(time.time())
     admitting = 0  # requests past the queue check but not yet queued (decoding): the event loop's alone
     decode_slots = asyncio.Semaphore(DECODE_SLOTS)
@@ -544,7 +564,7 @@ def create_app(
     app.state.read_timeout_s = read_timeout_s  # for the protocol's header deadline (`server_config`)
     limits = {"max_audio_seconds": max_audio_seconds, "max_prompt_tokens": engine.max_prompt_tokens,
               "max_request_bytes": max_request_bytes, "request_timeout_s": request_timeout_s,
-              "read_timeout_s": read_timeout_s, "max_queue": max_queue}
+              "read_timeout_s": read_timeout_s, "max_queue": max_queue, "max_batch": max_batch}
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError):
@@ -566,7 +586,8 @@ def create_app(
 
     @app.get("/health")
     async def health():
-        return {"status": "ok", "model": model_name, "busy": worker.busy, "waiting": worker.jobs.qsize(),
+        return {"status": "ok", "model": model_name, "busy": worker.busy, "decoding": worker.decoding,
+                "waiting": worker.jobs.qsize(),
                 "admitting": admitting, "max_queue": max_queue, "served": worker.served, "limits": limits}
 
     @app.get("/v1/models")
@@ -829,8 +850,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=_checked(int, 1, 65535), default=8000)
     parser.add_argument("--max-new-tokens", type=_checked(int, 1), default=256,
                         help="answer length when a request sets no max_tokens")
+    parser.add_argument("--max-batch", type=_checked(int, 1), default=16,
+                        help="requests decoded together; one arriving meanwhile joins at the next token")
     parser.add_argument("--max-queue", type=_checked(int, 1), default=32,
-                        help="requests admitted behind the one generating (decoding or waiting); more get 503")
+                        help="requests admitted behind the ones generating (decoding audio or waiting); more get 503")
     parser.add_argument("--timeout", type=positive, default=120.0, help="seconds per request, queue wait included")
     parser.add_argument("--read-timeout", type=positive, default=30.0,
                         help="seconds a client has to send a request's headers, and then its body")
@@ -864,7 +887,7 @@ def run(args: argparse.Namespace) -> int:
     hosts = [*args.allowed_hosts, *([] if args.host in ("0.0.0.0", "::") else [args.host])]
     app = create_app(engine, max_request_bytes=int(args.max_request_mb * 2**20), max_audio_seconds=args.max_audio_seconds,
                      request_timeout_s=args.timeout, read_timeout_s=args.read_timeout, max_queue=args.max_queue,
-                     allowed_hosts=tuple(hosts), api_key=args.api_key, model_name=name)
+                     max_batch=args.max_batch, allowed_hosts=tuple(hosts), api_key=args.api_key, model_name=name)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"voxlm serve: {name} at http://{shown}:{args.port}/ (API: /v1/chat/completions"
           f"{', API key required' if args.api_key else ''})", flush=True)
