@@ -153,3 +153,16 @@ def test_a_tiny_batch_is_empty_after_it_drains(chat, tone):
     batch = chat.batch()
     assert batch.add([], [], []) == [] and batch.step() == [] and len(batch) == 0
     np.testing.assert_equal(len(list(chat.replies([]))), 0)
+
+
+def test_the_checkpoints_repetition_penalty_is_applied_as_transformers_does(chat, tone):
+    inputs = chat.prepare(conversations(tone)[0])
+    chat.model.language_model.generation_config.repetition_penalty = 1.8
+    expected = chat.model.generate(**inputs, max_new_tokens=12, do_sample=False).tolist()[0]
+    assert SpeechChat(chat.model, chat.processor).sampling().repetition_penalty == 1.8
+    decoder = Decoder(chat.model.language_model, eos_token_ids=[chat.processor.tokenizer.eos_token_id])
+    row = decoder.add([chat.embed(inputs)], [Sampling(max_new_tokens=12, repetition_penalty=1.8)])[0]
+    while not row.done:
+        decoder.step()
+    assert row.tokens == expected
+    chat.model.language_model.generation_config.repetition_penalty = 1.0

@@ -26,18 +26,22 @@ from transformers.cache_utils import DynamicLayer
 @dataclass(frozen=True)
 class Sampling:
     """How one row chooses its tokens: greedy at `temperature` 0, else sampled (nucleus `top_p`), from its own
-    generator when `seed` is set, so a seeded answer does not depend on its batch-mates."""
+    generator when `seed` is set, so a seeded answer does not depend on its batch-mates. `repetition_penalty`
+    (transformers' rule, over the tokens this row generated) divides positive scores of tokens already said
+    and multiplies negative ones."""
 
     max_new_tokens: int = 256
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int | None = None
+    repetition_penalty: float = 1.0
 
     def __post_init__(self):
         if self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be at least 1, not {self.max_new_tokens}")
-        if self.temperature < 0 or not 0 < self.top_p <= 1:
-            raise ValueError(f"temperature must be >= 0 and top_p in (0, 1]; got {self.temperature}, {self.top_p}")
+        if self.temperature < 0 or not 0 < self.top_p <= 1 or not self.repetition_penalty > 0:
+            raise ValueError("temperature must be >= 0, top_p in (0, 1] and repetition_penalty > 0; got "
+                             f"{self.temperature}, {self.top_p}, {self.repetition_penalty}")
 
 
 @dataclass(eq=False)
@@ -146,6 +150,12 @@ class Decoder:
     def _choose(logits: torch.Tensor, rows: Sequence[Row]) -> torch.Tensor:
         """`[rows, vocab]` -> `[rows]`: argmax for greedy rows, a draw for sampled ones."""
         logits = logits.float()
+        for i, row in enumerate(rows):
+            if row.sampling.repetition_penalty != 1 and row.tokens:
+                said = torch.tensor(sorted(set(row.tokens)))
+                scores = logits[i, said]
+                penalty = row.sampling.repetition_penalty
+                logits[i, said] = torch.where(scores > 0, scores / penalty, scores * penalty)
         tokens = logits.argmax(-1)
         for i, row in enumerate(rows):
             s = row.sampling

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -46,6 +47,10 @@ class PromptTooLong(ValueError):
                          "(send shorter text or audio, or fewer turns)")
 
 
+# Logits rules of `generation_config.json` the batched decoder does not implement: a checkpoint setting one is warned.
+_UNSUPPORTED_DECODING = ("no_repeat_ngram_size", "bad_words_ids", "suppress_tokens", "begin_suppress_tokens",
+                         "min_new_tokens", "sequence_bias", "encoder_repetition_penalty", "forced_eos_token_id")
+
 # Stands for text part N while the chat template is rendered: a template never writes NUL bytes.
 _TEXT_MARK = re.compile(r"\x00(\d+)\x00")
 
@@ -68,6 +73,13 @@ class SpeechChat:
         # No token spans more characters than the longest vocabulary entry: a text longer than the limit times
         # that is too long for sure, and is refused without seconds spent tokenizing megabytes.
         self._chars_per_token = max(map(len, processor.tokenizer.get_vocab()))
+        generation = model.language_model.generation_config
+        self.repetition_penalty = float(generation.repetition_penalty or 1.0)
+        unused = {name: getattr(generation, name, None) for name in _UNSUPPORTED_DECODING}
+        unused = {name: value for name, value in unused.items() if value not in (None, 0, 1.0, [], False)}
+        if unused:
+            warnings.warn(f"generation_config.json sets {unused}, which voxlm's decoder does not apply (it applies "
+                          "repetition_penalty, temperature/top_p when sampling, and the end tokens)", stacklevel=2)
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, config_overrides: dict | None = None, **kwargs) -> "SpeechChat":
@@ -189,11 +201,13 @@ class SpeechChat:
                     yield answer.key, answer.reply
 
     def sampling(self, max_new_tokens: int | None = None, do_sample: bool = False, temperature: float | None = None,
-                 top_p: float | None = None, seed: int | None = None) -> Sampling:
-        """Generation settings (the `transformers` names) -> a decoder row's `Sampling`; greedy unless `do_sample`."""
+                 top_p: float | None = None, seed: int | None = None, repetition_penalty: float | None = None) -> Sampling:
+        """Generation settings (the `transformers` names) -> a decoder row's `Sampling`; greedy unless `do_sample`;
+        `repetition_penalty` defaults to the checkpoint's `generation_config.json`."""
         return Sampling(max_new_tokens=self.max_new_tokens if max_new_tokens is None else max_new_tokens,
                         temperature=(1.0 if temperature is None else temperature) if do_sample else 0.0,
-                        top_p=1.0 if top_p is None else top_p, seed=seed)
+                        top_p=1.0 if top_p is None else top_p, seed=seed,
+                        repetition_penalty=self.repetition_penalty if repetition_penalty is None else repetition_penalty)
 
     def transcribe(self, clips: Sequence) -> list[str]:
         """What the model hears: the connector's greedy CTC transcript of each clip (path, bytes or 16 kHz
