@@ -91,14 +91,102 @@ class WhisperASR:
                              "cannot pick an ASR of the same size; pass `transcribe=` explicitly")
         return cls(resolve_model_path(audio_model) / "ct2", **kwargs)
 
+    # faster-whisper's own defaults, named here (and passed by `__call__`) because `transcribe_batch`
+    # re-implements the one decision they drive for a single window: a window the model calls silent
+    # (P(no speech) > NO_SPEECH_THRESHOLD) whose greedy text is not confident (average log-prob at most
+    # LOG_PROB_THRESHOLD) is dropped, giving "".
+    NO_SPEECH_THRESHOLD = 0.6
+    LOG_PROB_THRESHOLD = -1.0
+
     def __call__(self, wave: np.ndarray) -> str:
         # temperature 0 only: faster-whisper's fallback would otherwise *sample* at higher
         # temperatures on hard clips, and the benchmark must be deterministic.
         segments, _ = self.model.transcribe(
             np.asarray(wave, np.float32), language="en", beam_size=1, temperature=0.0,
             condition_on_previous_text=False, without_timestamps=True, vad_filter=False,
+            no_speech_threshold=self.NO_SPEECH_THRESHOLD, log_prob_threshold=self.LOG_PROB_THRESHOLD,
+            suppress_blank=True, suppress_tokens=[-1],
         )
         return " ".join(s.text.strip() for s in segments).strip()
+
+    def transcribe_batch(self, waves: list[np.ndarray], batch_size: int = 4) -> list[str]:
+        """`[self(wave) for wave in waves]`, but clips that fit one 30 s window share one CTranslate2 call.
+
+        For such a clip faster-whisper's `transcribe` (with `__call__`'s options) makes exactly one
+        greedy `generate` call on the clip's log-mel features padded to 30 s, so the same call on a
+        batch of them gives the same tokens, hence the same text. Longer clips (several windows), clips
+        under one hop (no window at all), and any clip whose batched tokens hold a timestamp (faster-whisper
+        would then split it into segments and maybe seek into a second window) go through `self(wave)`.
+        At most `batch_size` clips are decoded together. On a CPU this is barely faster, if at all: the
+        encoder's padded 30 s window (~0.8 s of tiny.en per clip on one thread) costs the same per clip in a
+        batch, and only the decoder's per-call overhead is shared; large batches lose to memory traffic.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        texts: list[str | None] = [None] * len(waves)
+        windows: list[tuple[int, np.ndarray]] = []
+        for i, wave in enumerate(waves):
+            window = self._single_window(wave)
+            if window is None:
+                texts[i] = self(wave)
+            else:
+                windows.append((i, window))
+        for start in range(0, len(windows), batch_size):
+            chunk = windows[start:start + batch_size]
+            for (i, _), text in zip(chunk, self._decode_windows([window for _, window in chunk])):
+                texts[i] = self(waves[i]) if text is None else text
+        return texts  # type: ignore[return-value]  # every slot is filled above
+
+    def _single_window(self, wave: np.ndarray) -> np.ndarray | None:
+        """The [n_mels, 3000] encoder input faster-whisper decodes for `wave`, or None unless that is its only window."""
+        from faster_whisper.audio import pad_or_trim
+
+        wave = np.asarray(wave, np.float32)
+        extractor = self.model.feature_extractor
+        # transcribe computes the log-mel of the whole clip (its normalisation depends on the clip's own
+        # peak), has `frames - 1` content frames (= samples // hop), and slides 3000-frame windows over them.
+        if wave.ndim != 1 or not extractor.hop_length <= wave.shape[0] <= (extractor.nb_max_frames + 1) * extractor.hop_length:
+            return None
+        features = extractor(wave)
+        content_frames = features.shape[-1] - 1
+        if not 0 < content_frames <= extractor.nb_max_frames:
+            return None
+        return pad_or_trim(features[:, :content_frames], extractor.nb_max_frames)
+
+    @functools.cached_property
+    def _decoding(self) -> tuple:
+        """(tokenizer, prompt, suppress_tokens) exactly as faster-whisper's `transcribe` builds them for `__call__`."""
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        tokenizer = Tokenizer(self.model.hf_tokenizer, self.model.model.is_multilingual, task="transcribe", language="en")
+        # No previous text (condition_on_previous_text=False), no prefix or hotwords: sot sequence + no-timestamps.
+        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        return tokenizer, prompt, get_suppressed_tokens(tokenizer, [-1])
+
+    def _decode_windows(self, windows: list[np.ndarray]) -> list[str | None]:
+        """One greedy generate call on a batch of windows; per window its text, or None where `self(wave)` must decide."""
+        import ctranslate2
+
+        tokenizer, prompt, suppress_tokens = self._decoding
+        features = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.stack(windows)))
+        results = self.model.model.generate(
+            features, [prompt] * len(windows), beam_size=1, patience=1, length_penalty=1, repetition_penalty=1,
+            no_repeat_ngram_size=0, max_length=self.model.max_length, return_scores=True, return_no_speech_prob=True,
+            suppress_blank=True, suppress_tokens=suppress_tokens,
+            max_initial_timestamp_index=int(round(1.0 / self.model.time_precision)),  # transcribe's max_initial_timestamp=1.0
+        )
+        texts: list[str | None] = []
+        for result in results:
+            tokens = result.sequences_ids[0]
+            if any(token >= tokenizer.timestamp_begin for token in tokens):
+                texts.append(None)
+                continue
+            # transcribe's average log-prob (length_penalty 1), same float operations in the same order.
+            avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+            silent = result.no_speech_prob > self.NO_SPEECH_THRESHOLD and not avg_logprob > self.LOG_PROB_THRESHOLD
+            texts.append("" if silent else tokenizer.decode(tokens).strip())
+        return texts
 
 
 class Systems:
