@@ -93,11 +93,35 @@ def test_response_log_resumes_without_answering_again(systems, instruct_set, tmp
         def __call__(self, *args, **kwargs):
             raise AssertionError("the log should have answered")
 
-    systems.chat.reply = Refuses()
+    systems.chat.replies = Refuses()
     again = evaluate(BENCHMARKS["instruct"], instruct_set, systems, ResponseLog(log_path, "m1"), progress=False)
     assert again["answers_reused"] == 15 and again["metrics"] == first["metrics"]
     with pytest.raises(AssertionError, match="should have answered"):  # another model reuses nothing
         evaluate(BENCHMARKS["instruct"], instruct_set, systems, ResponseLog(log_path, "m2"), progress=False)
+
+
+def test_batched_evaluation_scores_as_one_at_a_time_and_resumes(systems, instruct_set, tmp_path):
+    one = evaluate(BENCHMARKS["instruct"], instruct_set, systems, progress=False, batch_size=1)
+    log_path = tmp_path / "responses.jsonl"
+    log = ResponseLog(log_path, "m1")
+    answered = []
+    original = systems.answers
+
+    def killed_after_four(items, system, batch_size=1):  # a run killed after its fourth answer
+        for answer in original(items, system, batch_size):
+            answered.append(answer)
+            yield answer
+            if len(answered) == 4:
+                raise KeyboardInterrupt
+
+    systems.answers = killed_after_four
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(BENCHMARKS["instruct"], instruct_set, systems, log, progress=False, batch_size=4)
+    systems.answers = original
+    assert len(log_path.read_text().splitlines()) == 4  # each answer logged as it came
+    resumed = evaluate(BENCHMARKS["instruct"], instruct_set, systems, ResponseLog(log_path, "m1"), progress=False,
+                       batch_size=4)
+    assert resumed["answers_reused"] == 4 and resumed["metrics"] == one["metrics"]
 
 
 def test_greedy_answers_are_deterministic(systems, instruct_set):

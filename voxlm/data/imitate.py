@@ -93,7 +93,7 @@ def plan_instruct(instructions: Iterable[dict], constraint_rate: float = 0.5, se
 
 
 class Teacher:
-    """A text LLM answering chat conversations, batched and greedy (left padding for generation)."""
+    """A text LLM answering chat conversations, batched and greedy, through voxlm's one decoder (`Decoder`)."""
 
     def __init__(self, model: str, batch_size: int = 8):
         import torch
@@ -112,22 +112,25 @@ class Teacher:
     def answer(self, conversations: list[list[dict]], max_new_tokens: list[int]) -> list[str]:
         import torch
 
-        prompts = [self.tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in conversations]
-        answers: list[str] = [""] * len(prompts)
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # similar lengths pad less
+        from ..serve.decoding import Decoder, Sampling
+
+        prompts_text = [self.tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True)
+                        for c in conversations]
+        answers: list[str] = [""] * len(prompts_text)
+        order = sorted(range(len(prompts_text)), key=lambda i: len(prompts_text[i]))  # similar lengths pad less
+        decoder = Decoder(self.model, [self.tokenizer.eos_token_id], getattr(self.model.config, "max_position_embeddings", None))
+        embed = self.model.get_input_embeddings()
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
-            inputs = self.tokenizer([prompts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False)
             with torch.no_grad():
-                out = self.model.generate(**inputs, max_new_tokens=max(max_new_tokens[i] for i in batch), do_sample=False,
-                                          pad_token_id=self.tokenizer.pad_token_id)
-            new = out[:, inputs["input_ids"].shape[1]:]
-            for row, i in enumerate(batch):
-                # Greedy decoding of one row does not depend on its batch-mates, so cutting to the row's own
-                # limit equals generating with that limit.
-                ids = [t for t in new[row, : max_new_tokens[i]].tolist() if t != self.tokenizer.pad_token_id]
-                self.generated_tokens += len(ids)
-                answers[i] = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
+                prompts = [embed(torch.tensor(self.tokenizer(prompts_text[i], add_special_tokens=False).input_ids))
+                           for i in batch]
+            rows = decoder.add(prompts, [Sampling(max_new_tokens=max_new_tokens[i]) for i in batch])
+            while len(decoder):
+                decoder.step()
+            for row, i in zip(rows, batch):
+                self.generated_tokens += len(row.tokens)
+                answers[i] = self.tokenizer.decode(row.tokens, skip_special_tokens=True).strip()
         return answers
 
 

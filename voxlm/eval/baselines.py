@@ -20,7 +20,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -225,10 +225,21 @@ class Systems:
         """(ASR transcript of an audio part, seconds the ASR took), computed once per clip."""
         key = str(part["audio"])
         if key not in self._transcripts:
-            start = time.perf_counter()
-            text = self.transcribe(self._wave(key))
-            self._transcripts[key] = (text, time.perf_counter() - start)
+            self.transcribe_parts([part])
         return self._transcripts[key]
+
+    def transcribe_parts(self, parts: Sequence[dict], batch_size: int = 16) -> None:
+        """Transcribe the clips of `parts` not yet transcribed, `batch_size` read at once and handed to the ASR
+        together (`transcribe_batch` when it has one); each clip is charged an equal share of its batch's time."""
+        keys = list(dict.fromkeys(str(p["audio"]) for p in parts if str(p["audio"]) not in self._transcripts))
+        batched = getattr(self.transcribe, "transcribe_batch", None)
+        for start in range(0, len(keys), batch_size):
+            chunk = keys[start:start + batch_size]
+            began = time.perf_counter()
+            waves = [load_audio(k) for k in chunk]
+            texts = batched(waves) if batched else [self.transcribe(w) for w in waves]
+            each = (time.perf_counter() - began) / len(chunk)
+            self._transcripts.update({k: (text, each) for k, text in zip(chunk, texts)})
 
     def conversation(self, item: Item, system: str) -> list[dict]:
         """The user turn `system` reads: audio parts become gold text, ASR text, or stay audio."""
@@ -248,14 +259,36 @@ class Systems:
 
     def answer(self, item: Item, system: str) -> tuple[str, float]:
         """(`system`'s answer to `item`, seconds it took, the cascade's ASR time included)."""
+        [(_, text, seconds)] = self.answers([item], system)
+        return text, seconds
+
+    def answers(self, items: Sequence[Item], system: str, batch_size: int = 1) -> Iterator[tuple[Item, str, float]]:
+        """`(item, answer, seconds)` for each item as it is answered, `batch_size` at once (in the order they finish).
+
+        An item's seconds are the wall time since the previous answer came out, so they add up to the run's
+        time whatever the batching (the cascade's ASR share added)."""
+        if system in ("whisper", "cascade"):
+            self.transcribe_parts([p for item in items for p in item.audio_parts()], max(batch_size, 1))
         if system == "whisper":
-            pieces = [self.transcript(p) for p in item.audio_parts()]
-            return " ".join(t for t, _ in pieces), sum(s for _, s in pieces)
+            for item in items:
+                pieces = [self.transcript(p) for p in item.audio_parts()]
+                yield item, " ".join(t for t, _ in pieces), sum(s for _, s in pieces)
+            return
         if system == "connector":
-            start = time.perf_counter()
-            texts = self.chat.transcribe([self._wave(str(p["audio"])) for p in item.audio_parts()])
-            return " ".join(texts), time.perf_counter() - start
-        asr_seconds = sum(self.transcript(p)[1] for p in item.audio_parts()) if system == "cascade" else 0.0
-        start = time.perf_counter()
-        reply = self.chat.reply(self.conversation(item, system), max_new_tokens=self.budget(item))
-        return reply.text.strip(), time.perf_counter() - start + asr_seconds
+            for start in range(0, len(items), max(batch_size, 1)):
+                chunk, began = items[start:start + batch_size], time.perf_counter()
+                parts = [[self._wave(str(p["audio"])) for p in item.audio_parts()] for item in chunk]
+                texts = iter(self.chat.transcribe([wave for waves in parts for wave in waves]))
+                each = (time.perf_counter() - began) / len(chunk)
+                for item, waves in zip(chunk, parts):
+                    yield item, " ".join(next(texts) for _ in waves), each
+            return
+        conversations = (self.conversation(item, system) for item in items)
+        last = time.perf_counter()
+        for index, reply in self.chat.replies(conversations, batch_size=batch_size,
+                                              max_new_tokens=[self.budget(item) for item in items]):
+            now = time.perf_counter()
+            item = items[index]
+            asr = sum(self.transcript(p)[1] for p in item.audio_parts()) if system == "cascade" else 0.0
+            yield item, reply.text.strip(), now - last + asr
+            last = now

@@ -138,8 +138,9 @@ def conditions_of(bench: Benchmark, items: Sequence[Item]) -> list[str]:
 
 
 def evaluate(bench: Benchmark, item_set: ItemSet, systems: Systems, log: ResponseLog | None = None,
-             progress: bool = True) -> dict:
-    """Answer every item with every system, score per condition and pooled, and compute the gaps.
+             progress: bool = True, batch_size: int = 1) -> dict:
+    """Answer every item with every system (`batch_size` answers decoding at once), score per condition and
+    pooled, and compute the gaps.
 
     Returns the benchmark's section of results.json: `metrics[system][condition][metric]`,
     `modality_gap[condition][metric]` (speech / text), `cascade_gap` (cascade / text),
@@ -155,16 +156,20 @@ def evaluate(bench: Benchmark, item_set: ItemSet, systems: Systems, log: Respons
     seconds = {s: 0.0 for s in bench.systems}
     reused = 0
     bar = tqdm(total=len(items) * len(bench.systems), desc=bench.name, unit="answer", disable=not progress)
-    for item in items:
-        fingerprint = item.fingerprint(systems.budget(item))
-        for system in bench.systems:
-            done = log.get(system, fingerprint)
+    for system in bench.systems:
+        todo = []
+        for item in items:
+            done = log.get(system, item.fingerprint(systems.budget(item)))
             if done is None:
-                done = systems.answer(item, system)
-                log.put(system, item, fingerprint, *done)
+                todo.append(item)
             else:
                 reused += 1
-            responses[system][item.id], took = done
+                responses[system][item.id], took = done
+                seconds[system] += took
+                bar.update(1)
+        for item, response, took in systems.answers(todo, system, batch_size) if todo else ():
+            log.put(system, item, item.fingerprint(systems.budget(item)), response, took)  # as it comes: a killed run resumes
+            responses[system][item.id] = response
             seconds[system] += took
             bar.update(1)
     bar.close()
