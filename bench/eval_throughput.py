@@ -1,6 +1,6 @@
 """`voxlm eval` throughput: items/s per benchmark and system (text, cascade, speech, whisper).
 
-    python bench/eval_throughput.py [--bench all] [--model CKPT] [--limit 1] [--max-new-tokens 32] [--out results.json]
+    python bench/eval_throughput.py [--bench all] [--model CKPT] [--limit 1] [--max-new-tokens 32] [--batch-size 1 8] [--out results.json]
     python bench/eval_throughput.py --from EVAL_DIR/results.json     # tabulate an existing run
 
 Runs the real `voxlm eval` path into a fresh temporary folder (so no answer is reused from an
@@ -39,33 +39,36 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=1, help="items per condition")
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, nargs="+", default=[1, 8],
+                        help="answers decoded at once; several: one run each, compared")
     parser.add_argument("--from", dest="source", help="an existing results.json to tabulate instead of running")
     parser.add_argument("--out", help="write the table as JSON here")
     args = parser.parse_args()
 
     if args.source:
-        results = json.loads(Path(args.source).read_text())
-        meta = {"source": args.source}
+        rows, meta = table(json.loads(Path(args.source).read_text())), {"source": args.source}
     else:
-        with tempfile.TemporaryDirectory() as out:
-            eval_args = argparse.Namespace(bench=args.bench, model=args.model, out=out, data=None, limit=args.limit,
-                                           seed=args.seed, max_new_tokens=args.max_new_tokens, cache=None,
-                                           no_progress=True)
-            names = list(cli.BENCHMARKS) if args.bench == "all" else [args.bench]
-            start = time.perf_counter()
-            cli.prepare(names, eval_args)
-            prepare_s = time.perf_counter() - start
-            start = time.perf_counter()
-            cli.run(eval_args)
-            results = json.loads((Path(out) / "results.json").read_text())
-            meta = {"prepare_s": round(prepare_s, 1), "run_s": round(time.perf_counter() - start, 1),
-                    "limit": args.limit, "max_new_tokens": args.max_new_tokens, "threads": torch.get_num_threads(),
-                    "model": args.model or "default"}
-    rows = table(results)
-    print(f"{'bench':12} {'system':9} {'items':>6} {'seconds':>9} {'items/s':>9}")
+        rows, meta = [], {"limit": args.limit, "max_new_tokens": args.max_new_tokens,
+                          "threads": torch.get_num_threads(), "model": args.model or "default", "runs": []}
+        for batch_size in args.batch_size:
+            with tempfile.TemporaryDirectory() as out:
+                eval_args = argparse.Namespace(bench=args.bench, model=args.model, out=out, data=None, limit=args.limit,
+                                               seed=args.seed, max_new_tokens=args.max_new_tokens, cache=None,
+                                               no_progress=True, batch_size=batch_size, interface=None)
+                names = list(cli.BENCHMARKS) if args.bench == "all" else [args.bench]
+                start = time.perf_counter()
+                cli.prepare(names, eval_args)
+                prepare_s = time.perf_counter() - start
+                start = time.perf_counter()
+                cli.run(eval_args)
+                results = json.loads((Path(out) / "results.json").read_text())
+            meta["runs"].append({"batch_size": batch_size, "prepare_s": round(prepare_s, 1),
+                                 "run_s": round(time.perf_counter() - start, 1)})
+            rows += [{**r, "batch_size": batch_size} for r in table(results)]
+    print(f"{'bench':12} {'system':9} {'batch':>5} {'items':>6} {'seconds':>9} {'items/s':>9}")
     for r in rows:
         ips = "-" if r["items_per_s"] is None else f"{r['items_per_s']:.3f}"
-        print(f"{r['bench']:12} {r['system']:9} {r['items']:>6} {r['seconds']:>9.1f} {ips:>9}")
+        print(f"{r['bench']:12} {r['system']:9} {r.get('batch_size', '-'):>5} {r['items']:>6} {r['seconds']:>9.1f} {ips:>9}")
     print(json.dumps(meta))
     if args.out:
         Path(args.out).write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
