@@ -150,9 +150,8 @@ class SpeechChat:
         """
         start = time.perf_counter()
         batch = self.batch()
-        events = batch.add([prepared if prepared is not None else self.prepare(conversation)], [settings])
+        events = batch.add([prepared if prepared is not None else self.prepare(conversation)], [settings], started=start)
         answer = events[0][0]
-        answer.started = start
         while True:
             for _, piece in events:
                 if piece:
@@ -258,14 +257,15 @@ class Batch:
     def __len__(self) -> int:
         return len(self.decoder)
 
-    def add(self, prepared: Sequence[BatchFeature], settings: Sequence[dict], keys: Sequence[Any] | None = None
-            ) -> list[tuple[Answer, str]]:
+    def add(self, prepared: Sequence[BatchFeature], settings: Sequence[dict], keys: Sequence[Any] | None = None,
+            started: float | None = None) -> list[tuple[Answer, str]]:
         """Join prepared conversations (`SpeechChat.prepare`), each with its generation `settings`, and decode their
-        first tokens; one whose audio fails is returned done with its `error`, the others go on."""
+        first tokens; one whose audio fails is returned done with its `error`, the others go on. Timings count
+        from `started` (default: now)."""
         keys = list(keys) if keys is not None else [None] * len(prepared)
         answers, prompts, samplings = [], [], []
         for inputs, setting, key in zip(prepared, settings, keys):
-            answer = Answer(key, time.perf_counter())
+            answer = Answer(key, time.perf_counter() if started is None else started)
             answers.append(answer)
             try:
                 sampling, prompt = self.chat.sampling(**setting), self.chat.embed(inputs)
