@@ -102,9 +102,7 @@ class Teacher:
         from ..assets import resolve_model_path
 
         path = resolve_model_path(model)
-        self.tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer = AutoTokenizer.from_pretrained(path)  # no padding: the decoder takes each prompt as it is
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
         self.batch_size = batch_size
         self.generated_tokens = 0

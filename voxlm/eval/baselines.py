@@ -236,7 +236,7 @@ class Systems:
         for start in range(0, len(keys), batch_size):
             chunk = keys[start:start + batch_size]
             began = time.perf_counter()
-            waves = [load_audio(k) for k in chunk]
+            waves = [self._wave(k) for k in chunk]
             texts = batched(waves) if batched else [self.transcribe(w) for w in waves]
             each = (time.perf_counter() - began) / len(chunk)
             self._transcripts.update({k: (text, each) for k, text in zip(chunk, texts)})
@@ -268,14 +268,14 @@ class Systems:
         An item's seconds are the wall time since the previous answer came out, so they add up to the run's
         time whatever the batching (the cascade's ASR share added)."""
         if system in ("whisper", "cascade"):
-            self.transcribe_parts([p for item in items for p in item.audio_parts()], max(batch_size, 1))
+            self.transcribe_parts([p for item in items for p in item.audio_parts()], batch_size)
         if system == "whisper":
             for item in items:
                 pieces = [self.transcript(p) for p in item.audio_parts()]
                 yield item, " ".join(t for t, _ in pieces), sum(s for _, s in pieces)
             return
         if system == "connector":
-            for start in range(0, len(items), max(batch_size, 1)):
+            for start in range(0, len(items), batch_size):
                 chunk, began = items[start:start + batch_size], time.perf_counter()
                 parts = [[self._wave(str(p["audio"])) for p in item.audio_parts()] for item in chunk]
                 texts = iter(self.chat.transcribe([wave for waves in parts for wave in waves]))

@@ -297,8 +297,7 @@ class Worker:
             except queue.Empty:
                 break
             if job.unwanted:
-                self.served += 1  # its client left or its deadline passed while it waited
-                continue
+                continue  # its client left or its deadline passed while it waited
             jobs.append(job)
         return jobs
 
@@ -318,8 +317,7 @@ class Worker:
                 events = batch.add([job.inputs for job in joining], [job.settings for job in joining], joining)
                 events += batch.step()
             except Exception as error:  # the server must keep serving whatever one batch did
-                failed = [a.key for a in batch.answers] + [j for j in joining if j.reply.completion_tokens == 0]
-                for job in {id(job): job for job in failed}.values():
+                for job in {id(job): job for job in [a.key for a in batch.answers] + joining}.values():
                     job.emit("error", _failure(error))
                     self.served += 1
                 batch = self.engine.batch()
@@ -540,8 +538,8 @@ def create_app(
 ) -> FastAPI:
     """The HTTP app around one engine. `max_audio_seconds=None` takes the model's own limit; the prompt limit is
     the engine's `max_prompt_tokens`; `max_batch` requests decode together (a new one joins at the next token);
-    `max_queue` counts requests admitted behind them (decoding their audio or waiting); `read_timeout_s` bounds the arrival of each request's headers and of its body;
-    `allowed_hosts` may hold '*' (any)."""
+    `max_queue` counts requests admitted behind them (decoding their audio or waiting); `read_timeout_s` bounds
+    the arrival of each request's headers and of its body; `allowed_hosts` may hold '*' (any)."""
     for name, value in (("max_request_bytes", max_request_bytes), ("request_timeout_s", request_timeout_s),
                         ("read_timeout_s", read_timeout_s), ("max_queue", max_queue), ("max_batch", max_batch)):
         if not value > 0:
