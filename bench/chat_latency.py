@@ -24,7 +24,7 @@ import torch
 from voxlm.audio.io import SAMPLING_RATE, load_audio
 from voxlm.eval.baselines import WhisperASR
 from voxlm.model import load_voxlm
-from voxlm.serve.engine import Reply, SpeechChat, audio_question
+from voxlm.inference import Reply, SpeechChat, audio_question
 
 SAMPLE = Path(__file__).resolve().parents[1] / "voxlm" / "samples" / "capital_of_france.flac"
 

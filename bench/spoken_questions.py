@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from voxlm.eval.baselines import WhisperASR
-from voxlm.serve.engine import SpeechChat, audio_question
+from voxlm.inference import SpeechChat, audio_question
 from voxlm.tts import speak
 
 SAMPLE = Path(__file__).resolve().parents[1] / "voxlm" / "samples" / "capital_of_france.flac"

@@ -1,4 +1,4 @@
-"""Batched decoding (`voxlm.serve.decoding.Decoder`, `SpeechChat.replies`, `Batch`): answers decoded together, rows
+"""Batched decoding (`voxlm.inference.decoding.Decoder`, `SpeechChat.replies`, `Batch`): answers decoded together, rows
 joining mid-answer, are the answers each conversation gets alone; on tiny random VoxLMs, in seconds."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from voxlm.serve.decoding import Decoder, Sampling
-from voxlm.serve.engine import SpeechChat, audio_question
+from voxlm.inference import Decoder, Sampling
+from voxlm.inference import SpeechChat, audio_question
 
 
 def conversations(tone) -> list[list[dict]]:
@@ -119,7 +119,7 @@ def test_a_conversation_that_fails_to_start_fails_alone(chat, tone):
 
 
 def test_stream_pieces_join_into_the_reply_and_come_as_whole_characters(chat, tone):
-    from voxlm.serve.engine import Reply
+    from voxlm.inference import Reply
 
     whole = chat.reply(conversations(tone)[0])
     reply = Reply(text="", prompt_tokens=0, completion_tokens=0)
@@ -140,7 +140,7 @@ def test_settings_transformers_names_map_to_sampling(chat):
 
 def test_top_p_keeps_the_smallest_set_reaching_it():
     logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
-    from voxlm.serve.decoding import Row
+    from voxlm.inference.decoding import Row
 
     draws = set()
     for seed in range(200):

@@ -10,7 +10,7 @@ import pytest
 from voxlm.eval import benchmarks, cli, instruct
 from voxlm.eval.baselines import Item, Systems
 from voxlm.eval.benchmarks import BENCHMARKS, ResponseLog, evaluate
-from voxlm.serve.engine import SpeechChat
+from voxlm.inference import SpeechChat
 
 
 def fake_speak(text, voice):

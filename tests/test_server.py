@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voxlm.serve.engine import SpeechChat, audio_question
+from voxlm.inference import SpeechChat, audio_question
 
 pytest.importorskip("fastapi", reason="the server needs fastapi and uvicorn: pip install fastapi uvicorn")
 pytest.importorskip("uvicorn", reason="the server needs fastapi and uvicorn: pip install fastapi uvicorn")
@@ -357,7 +357,7 @@ def test_a_request_that_fails_to_start_is_a_500_and_the_next_request_works(serve
 
 
 def test_a_failing_decoding_step_fails_its_batch_with_500s_and_the_server_goes_on(serve, engine, clip):
-    from voxlm.serve.decoding import Decoder
+    from voxlm.inference import Decoder
 
     original = Decoder.step
 
@@ -377,7 +377,7 @@ def test_a_failing_decoding_step_fails_its_batch_with_500s_and_the_server_goes_o
 
 
 def test_concurrent_requests_decode_together_and_each_gets_its_own_answer(serve, engine, tone):
-    from voxlm.serve.decoding import Decoder
+    from voxlm.inference import Decoder
 
     questions = [[audio_part(wav_bytes(tone(0.5 + 0.4 * i) * (0.2 + 0.1 * i)))] for i in range(4)] + ["hi", "hello there"]
     conversations = [audio_question(tone(0.5 + 0.4 * i) * (0.2 + 0.1 * i)) for i in range(4)]

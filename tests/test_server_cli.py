@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from voxlm.cli import main
-from voxlm.serve.engine import SpeechChat
+from voxlm.inference import SpeechChat
 
 
 @pytest.fixture

@@ -206,7 +206,7 @@ def test_audio_positions_count_in_the_configured_prompt_limit(serve, engine, cli
 
 
 def test_the_answer_ends_where_the_context_does(engine, monkeypatch):
-    from voxlm.serve.engine import audio_question
+    from voxlm.inference import audio_question
 
     prompt = engine.prepare([{"role": "user", "content": "hello"}])["input_ids"].shape[1]
     original = engine.batch

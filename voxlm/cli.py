@@ -49,7 +49,7 @@ def chat(args: argparse.Namespace) -> int:
 
     from .audio.io import load_audio
     from .model import DEFAULT_CHECKPOINT, VoxLMConfig
-    from .serve.engine import Reply, SpeechChat, audio_question
+    from .inference import Reply, SpeechChat, audio_question
 
     # Fail on bad or over-long audio before spending seconds loading the model: the limit is in its config file.
     config = Path(args.model or DEFAULT_CHECKPOINT) / "config.json"
@@ -79,7 +79,7 @@ def transcribe(args: argparse.Namespace) -> int:
     """Print what the model hears in each file: the connector's own greedy CTC transcript (one file: the
     text alone; several: `path<TAB>text` lines)."""
     from .audio.io import load_audio
-    from .serve.engine import SpeechChat
+    from .inference import SpeechChat
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")

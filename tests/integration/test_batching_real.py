@@ -14,7 +14,7 @@ import torch
 from conftest import SAMPLE
 
 from voxlm.audio.io import load_audio
-from voxlm.serve.decoding import Decoder, Sampling
+from voxlm.inference import Decoder, Sampling
 
 LOGIT_TOLERANCE = 1e-3
 
@@ -22,7 +22,7 @@ LOGIT_TOLERANCE = 1e-3
 def conversations() -> list[list[dict]]:
     """Clips of three lengths (the sample, the sample after 1.5 s of silence, its first half), text alone, text and
     audio mixed: prompts of many lengths in one batch."""
-    from voxlm.serve.engine import audio_question
+    from voxlm.inference import audio_question
 
     wave = load_audio(str(SAMPLE))
     padded = np.concatenate([np.zeros(24_000, np.float32), wave])
@@ -39,7 +39,7 @@ def conversations() -> list[list[dict]]:
 @pytest.fixture(scope="module", params=["soft_tokens", "projector"])
 def chat(request, asset):
     asset("whisper-tiny.en"), asset("smollm2-135m-instruct")
-    from voxlm.serve.engine import SpeechChat
+    from voxlm.inference import SpeechChat
 
     return SpeechChat.load(config_overrides={"interface": request.param}, max_new_tokens=24)
 

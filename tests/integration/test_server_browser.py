@@ -12,7 +12,7 @@ import soundfile as sf
 from conftest import SAMPLE
 
 from voxlm.audio.io import load_audio
-from voxlm.serve.engine import SpeechChat
+from voxlm.inference import SpeechChat
 
 pytest.importorskip("fastapi", reason="the server needs fastapi and uvicorn: pip install fastapi uvicorn")
 pytest.importorskip("uvicorn", reason="the server needs fastapi and uvicorn: pip install fastapi uvicorn")

@@ -110,7 +110,7 @@ class Teacher:
     def answer(self, conversations: list[list[dict]], max_new_tokens: list[int]) -> list[str]:
         import torch
 
-        from ..serve.decoding import Decoder, Sampling
+        from ..inference import Decoder, Sampling
 
         prompts_text = [self.tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True)
                         for c in conversations]

@@ -192,7 +192,7 @@ class WhisperASR:
 class Systems:
     """Answers an `Item` as each system; remembers how long each system took.
 
-    `chat` is a `voxlm.serve.engine.SpeechChat`; `transcribe` maps a 16 kHz wave to text (the
+    `chat` is a `voxlm.inference.SpeechChat`; `transcribe` maps a 16 kHz wave to text (the
     cascade's ASR; `WhisperASR` in real runs, a stub in tests). `max_new_tokens`, when given,
     caps every item's own answer budget.
     """
@@ -208,7 +208,7 @@ class Systems:
              config_overrides: dict | None = None) -> "Systems":
         """VoxLM from `checkpoint` (None: the default model; `config_overrides` e.g. another `interface`) and the
         Whisper of its encoder's size."""
-        from ..serve.engine import SpeechChat
+        from ..inference import SpeechChat
 
         chat = SpeechChat.load(checkpoint, config_overrides)
         return cls(chat, WhisperASR.for_encoder(chat.model.config.audio_model), max_new_tokens)

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..serve.engine import DEFAULT_BATCH_SIZE
+from ..inference import DEFAULT_BATCH_SIZE
 from .baselines import ItemSet, Systems
 from .benchmarks import ALL, BENCHMARKS, ResponseLog, evaluate
 from .files import write_text_atomic

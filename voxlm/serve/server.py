@@ -49,7 +49,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..audio.io import AudioError, AudioTooLong, load_audio
-from .engine import PromptTooLong, Reply, SpeechChat
+from ..inference import PromptTooLong, Reply, SpeechChat
 
 STATIC = Path(__file__).resolve().parent / "static"
 
