@@ -55,7 +55,7 @@ class TranscriptDataset(Dataset):
 
     Clips longer than one 30 s encoder window are left out (`skipped_long`): alignment needs no long
     clips, and one window per clip keeps positions and transcripts one to one. `vocab` holds every
-    token of these transcripts (the CTC candidates, see `VoxLMModel.alignment_loss`).
+    token of these transcripts (the CTC candidates, see `VoxLMModel.alignment_logits`).
     """
 
     def __init__(self, pairs: dict[str, str], tokenizer, frames, blank_token_id: int):
@@ -82,7 +82,7 @@ class TranscriptDataset(Dataset):
 
 
 def greedy_ctc_tokens(logits: torch.Tensor, audio_lengths: torch.Tensor, vocab: torch.Tensor, stack_factor: int) -> list[list[int]]:
-    """Best path per clip (`alignment_loss` logits), repeats merged and blanks dropped, as LLM token ids."""
+    """Best path per clip (`alignment_logits`), repeats merged and blanks dropped, as LLM token ids."""
     decoded = []
     for row, frames in zip(logits.argmax(-1), audio_lengths.tolist()):
         best = torch.unique_consecutive(row[: num_audio_tokens(frames, stack_factor)])

@@ -8,10 +8,10 @@ are masked out of attention and left out of the position ids, so the LLM sees ex
 compacted sequence while every tensor keeps the shape the processor gave it (batched `generate`,
 streaming, labels and the KL teacher all line up unchanged).
 
-The connector can also be aligned on its own (`forward(ctc_labels=...)`): CTC between its output
-positions and the transcript's tokens, each position scored against the LLM's own (frozen) token
-embeddings. No LLM pass, so a step costs a fraction of a language-model step, and the connector
-learns to emit, position by position, the embeddings of the words that were said.
+The connector can also be aligned on its own: `forward(ctc_vocab=...)` (no `input_ids`) gives the
+`alignment_logits`, each connector position scored against the LLM's own (frozen) token embeddings,
+with no LLM pass; `voxlm.train.objectives.alignment_ctc_loss` ties them to the transcript's tokens, so
+the connector learns to emit, position by position, the embeddings of the words that were said.
 """
 
 from __future__ import annotations
@@ -234,17 +234,16 @@ class VoxLMModel(PreTrainedModel):
         audio_frames: torch.Tensor | None = None,
         audio_lengths: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
-        ctc_labels: torch.LongTensor | None = None,
         ctc_vocab: torch.LongTensor | None = None,
         **kwargs,
     ) -> CausalLMOutputWithPast | CausalLMOutput:
         """Logits `[batch, seq, vocab]`; with `labels` also the mean cross-entropy over labelled positions.
 
-        Audio positions never carry a loss, whatever `labels` says there. With `ctc_labels` instead
-        (and no `input_ids`): the connector alignment loss of `alignment_loss`.
+        Audio positions never carry a loss, whatever `labels` says there. With `ctc_vocab` and no
+        `input_ids`: the connector's `alignment_logits` alone (no LLM pass, no loss).
         """
-        if ctc_labels is not None:
-            return self.alignment_loss(ctc_labels, ctc_vocab, audio_lengths, input_features, audio_frames)
+        if ctc_vocab is not None and input_ids is None:
+            return CausalLMOutput(logits=self.alignment_logits(ctc_vocab, audio_lengths, input_features, audio_frames))
         embeds, attention_mask = self.embed_inputs(input_ids, input_features, audio_frames, audio_lengths, attention_mask)
         if labels is not None:
             labels = labels.masked_fill(input_ids == self.audio_token_id, -100)
@@ -253,43 +252,29 @@ class VoxLMModel(PreTrainedModel):
             kwargs["position_ids"] = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
         return self.language_model(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels, **kwargs)
 
-    def alignment_loss(
+    def alignment_logits(
         self,
-        ctc_labels: torch.LongTensor,
         ctc_vocab: torch.LongTensor,
         audio_lengths: torch.Tensor,
         input_features: torch.Tensor | None = None,
         audio_frames: torch.Tensor | None = None,
-    ) -> CausalLMOutput:
-        """CTC of each clip's connector output against its transcript's LLM tokens.
+    ) -> torch.Tensor:
+        """Each clip's connector positions scored against the LLM's input embeddings: `[clips, positions, 1 + candidates]`.
 
-        ctc_labels `[clips, longest]` LLM token ids of each clip's transcript (-100 padding), one
-            30 s window per clip;
         ctc_vocab `[candidates]` sorted LLM token ids scored at every position (every token of the
             transcripts, not the blank): the other 40k+ tokens never need to win, and leaving them out
             makes the scoring several times cheaper.
-        Position logits are dot products with the frozen input embeddings, blank = the embedding of
-        `config.alignment_blank`, so the aligned connector speaks the LLM's own input vocabulary.
-        Returns the loss (mean over clips of per-token CTC) and the logits `[clips, positions, 1 + candidates]`.
+        Column 0 is the blank, the embedding of `config.alignment_blank`, so the aligned connector speaks
+        the LLM's own input vocabulary. Clips are padded to the longest (one 30 s window each); the CTC
+        objective on these logits is `voxlm.train.objectives.alignment_ctc_loss`.
         """
         self._require_blank()
         tokens = self.encode_audio(audio_lengths, input_features, audio_frames)
         counts = [num_audio_tokens(int(n), self.config.stack_factor) for n in audio_lengths]
-        if len(counts) != ctc_labels.shape[0]:
-            raise ValueError(f"{len(counts)} audio windows but {ctc_labels.shape[0]} transcripts: align clips of at most 30 s")
         positions = nn.utils.rnn.pad_sequence(list(tokens.split(counts)), batch_first=True)
         table = self.language_model.get_input_embeddings().weight
         candidates = torch.cat([table[self.blank_token_id][None], table[ctc_vocab]])
-        logits = positions @ candidates.to(positions.dtype).T
-        real = ctc_labels != -100
-        if not bool(torch.isin(ctc_labels[real], ctc_vocab).all()):
-            raise ValueError("ctc_labels hold tokens missing from ctc_vocab")
-        targets = torch.searchsorted(ctc_vocab, ctc_labels.clamp(min=0)) + 1  # 0 is the blank
-        loss = F.ctc_loss(
-            logits.float().log_softmax(-1).transpose(0, 1), targets[real], torch.tensor(counts), real.sum(1),
-            blank=0, zero_infinity=True,
-        )
-        return CausalLMOutput(loss=loss, logits=logits)
+        return positions @ candidates.to(positions.dtype).T
 
     @torch.no_grad()
     def generate(

@@ -27,7 +27,7 @@ class TrainConfig:
     """`VoxLMConfig` keyword arguments for a fresh model (e.g. `text_model`, `stack_factor`, `lora_rank`)."""
     objective: str = "lm"
     """'lm': cross-entropy on target tokens through the LLM (plus KL with `kl_weight`); 'ctc': align the connector
-    alone to the transcripts' token embeddings (no LLM pass, several times faster; see VoxLMModel.alignment_loss).
+    alone to the transcripts' token embeddings (no LLM pass, several times faster; see train/objectives.py).
     With 'ctc', train_data/eval_data may also name `voxlm synth` folders (every clip with its text)."""
     init_from: str | None = None
     """A VoxLM checkpoint to start from instead of a fresh connector: how recipes chain."""

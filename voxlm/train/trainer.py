@@ -3,7 +3,7 @@
 What trains is whatever requires grad in `VoxLMModel` (the connector, plus LoRA if configured).
 Loss: cross-entropy on target tokens, optionally plus KL to the frozen LLM reading the transcript
 (Ultravox-style distillation); or, with `objective: ctc`, the connector's CTC alignment to the
-transcripts' token embeddings (`VoxLMModel.alignment_loss`). A checkpoint holds the trained
+transcripts' token embeddings (both objectives beside cross-entropy are in `objectives.py`). A checkpoint holds the trained
 weights, optimizer, scheduler, RNG states and the data position, written to a temporary folder
 and renamed into place; `resume` continues from the newest complete one and reproduces an
 uninterrupted run.
@@ -24,7 +24,6 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from ..data.transcripts import edit_distance, greedy_ctc_tokens
@@ -32,10 +31,10 @@ from ..model import VoxLMConfig, VoxLMModel, VoxLMProcessor
 from ..model.configuration_voxlm import INTERFACE_SETTINGS
 from ..model.modeling_voxlm import WEIGHTS_NAME
 from .config import TrainConfig, config_dict
+from .objectives import alignment_ctc_loss, distillation_loss
 
 STATE_NAME = "trainer_state.pt"
-MODEL_INPUTS = ("input_ids", "attention_mask", "labels", "input_features", "audio_frames", "audio_lengths",
-                "ctc_labels", "ctc_vocab")
+MODEL_INPUTS = ("input_ids", "attention_mask", "labels", "input_features", "audio_frames", "audio_lengths", "ctc_vocab")
 
 
 class EpochSampler(torch.utils.data.Sampler):
@@ -89,23 +88,6 @@ def lr_lambda(config: TrainConfig) -> Callable[[int], float]:
     return factor
 
 
-def distillation_loss(model: VoxLMModel, student_logits: torch.Tensor, batch: dict, temperature: float) -> torch.Tensor:
-    """KL(teacher || student) over target tokens; the teacher is the frozen LLM fed the text transcript.
-
-    Student and teacher sequences differ before the target but end with the same target tokens, so
-    the positions predicting target tokens (labels != -100, shifted) correspond one to one.
-    """
-    llm = model.language_model
-    adapters_off = llm.disable_adapter() if hasattr(llm, "disable_adapter") else contextlib.nullcontext()
-    with torch.no_grad(), adapters_off:
-        teacher_logits = llm(input_ids=batch["teacher_input_ids"], attention_mask=batch["teacher_attention_mask"]).logits
-    student_pos = batch["labels"][:, 1:] != -100
-    teacher_pos = batch["teacher_labels"][:, 1:] != -100
-    student = student_logits[:, :-1][student_pos] / temperature
-    teacher = teacher_logits[:, :-1][teacher_pos] / temperature
-    return F.kl_div(F.log_softmax(student, -1), F.log_softmax(teacher, -1), log_target=True, reduction="batchmean") * temperature**2
-
-
 class Trainer:
     """Runs `config` on `train_set` (items collated by `collate` into `VoxLMModel.forward` kwargs)."""
 
@@ -152,11 +134,18 @@ class Trainer:
 
     # ---- one step --------------------------------------------------------------------------
 
+    def _objective(self, batch: dict):
+        """(model output, its loss under the configured objective) for one micro-batch."""
+        out = self.model(**{k: batch[k] for k in MODEL_INPUTS if k in batch})
+        if self.config.objective == "ctc":
+            stack_factor = self.accelerator.unwrap_model(self.model).config.stack_factor
+            return out, alignment_ctc_loss(out.logits, batch["audio_lengths"], stack_factor, batch["ctc_labels"],
+                                           batch["ctc_vocab"])
+        return out, out.loss
+
     def _loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
-        inputs = {k: batch[k] for k in MODEL_INPUTS if k in batch}
-        out = self.model(**inputs)
-        metrics = {"ce" if self.config.objective == "lm" else "ctc": out.loss.detach().item()}
-        loss = out.loss
+        out, loss = self._objective(batch)
+        metrics = {"ce" if self.config.objective == "lm" else "ctc": loss.detach().item()}
         if self.config.kl_weight > 0:
             if "teacher_input_ids" not in batch:
                 raise ValueError("kl_weight > 0 needs examples with a transcript (teacher inputs)")
@@ -198,8 +187,8 @@ class Trainer:
         for index, batch in enumerate(loader):
             if index >= self.config.eval_batches:
                 break
-            out = self.model(**{k: batch[k] for k in MODEL_INPUTS if k in batch})
-            losses.append(self.accelerator.gather(out.loss.detach()).mean().item())
+            out, loss = self._objective(batch)
+            losses.append(self.accelerator.gather(loss.detach()).mean().item())
             if self.config.objective == "ctc":
                 decoded = greedy_ctc_tokens(out.logits, batch["audio_lengths"], batch["ctc_vocab"], stack_factor)
                 for hypothesis, labels in zip(decoded, batch["ctc_labels"]):
