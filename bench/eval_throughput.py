@@ -60,7 +60,7 @@ def main() -> None:
                 cli.prepare(names, eval_args)
                 prepare_s = time.perf_counter() - start
                 start = time.perf_counter()
-                cli.run(eval_args)
+                cli.run_eval(eval_args)
                 results = json.loads((Path(out) / "results.json").read_text())
             meta["runs"].append({"batch_size": batch_size, "prepare_s": round(prepare_s, 1),
                                  "run_s": round(time.perf_counter() - start, 1)})

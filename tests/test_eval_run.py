@@ -132,7 +132,7 @@ def test_greedy_answers_are_deterministic(systems, instruct_set):
 
 def parse(*argv):
     parser = argparse.ArgumentParser()
-    cli.add_arguments(parser)
+    cli.add_eval_arguments(parser)
     return parser.parse_args(list(argv))
 
 
@@ -144,7 +144,7 @@ def test_voxlm_eval_writes_results_report_and_plots(systems, tmp_path, monkeypat
     out = tmp_path / "out"
     args = parse("--bench", "all", "--out", str(out), "--limit", "1", "--cache", str(tmp_path / "cache"),
                  "--no-progress", "--max-new-tokens", "3")
-    assert cli.run(args) == 0
+    assert cli.run_eval(args) == 0
     results = json.loads((out / "results.json").read_text())
     assert list(results["benchmarks"]) == ["instruct", "generalize", "asr"]
     meta = results["metadata"]
@@ -161,7 +161,7 @@ def test_voxlm_eval_writes_results_report_and_plots(systems, tmp_path, monkeypat
 
 def test_data_needs_a_single_benchmark(tmp_path):
     with pytest.raises(SystemExit, match="pick --bench"):
-        cli.run(parse("--out", str(tmp_path), "--data", "x.jsonl"))
+        cli.run_eval(parse("--out", str(tmp_path), "--data", "x.jsonl"))
 
 
 def test_a_bad_data_file_fails_before_any_model_loads(tmp_path, monkeypatch):
@@ -169,7 +169,7 @@ def test_a_bad_data_file_fails_before_any_model_loads(tmp_path, monkeypatch):
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{not json}\n")
     with pytest.raises(ValueError, match=r"bad\.jsonl:1: not valid JSON"):
-        cli.run(parse("--bench", "instruct", "--out", str(tmp_path / "o"), "--data", str(bad)))
+        cli.run_eval(parse("--bench", "instruct", "--out", str(tmp_path / "o"), "--data", str(bad)))
 
 
 @pytest.mark.parametrize("bench", ["instruct", "generalize", "asr"])
@@ -178,7 +178,7 @@ def test_a_data_file_that_is_not_utf8_is_named_with_its_line(tmp_path, monkeypat
     bad = tmp_path / "latin1.jsonl"
     bad.write_bytes('\n{"id": "caf\xe9"}\n'.encode("latin-1"))
     with pytest.raises(ValueError, match=r"latin1\.jsonl:2: not UTF-8 text \(byte 0xe9 at column 12\)"):
-        cli.run(parse("--bench", bench, "--out", str(tmp_path / "o"), "--data", str(bad)))
+        cli.run_eval(parse("--bench", bench, "--out", str(tmp_path / "o"), "--data", str(bad)))
 
 
 def test_every_benchmark_is_registered_with_consistent_metrics():

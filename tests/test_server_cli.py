@@ -25,10 +25,10 @@ def no_model(monkeypatch):
 
 
 def serve_parser() -> argparse.ArgumentParser:
-    from voxlm.serve.server import add_arguments
+    from voxlm.serve.server import add_serve_arguments
 
     parser = argparse.ArgumentParser(prog="voxlm serve")
-    add_arguments(parser)
+    add_serve_arguments(parser)
     return parser
 
 
@@ -86,7 +86,7 @@ def test_the_banner_comes_once_the_port_is_bound(capsys, monkeypatch, make_tiny)
 
     monkeypatch.setattr(uvicorn.Server, "run", run)
     port = server.free_port()
-    assert server.run(serve_parser().parse_args(["--port", str(port)])) == 0
+    assert server.run_serve(serve_parser().parse_args(["--port", str(port)])) == 0
     assert seen["port"] == port and f"at http://127.0.0.1:{port}/" in seen["banner"]
 
 

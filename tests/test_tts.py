@@ -32,7 +32,7 @@ from voxlm.tts import (
     voice_info,
     voice_split,
 )
-from voxlm.tts.cli import say_main, voices_main
+from voxlm.tts.cli import run_voices, say_to_file
 
 UNSPEAKABLE = ["", "   \n\t", "😀🎉👍", "?!...", "— … !!", "🙂 ?"]
 
@@ -216,15 +216,15 @@ def test_flite_reads_text_starting_with_a_dash():
 
 
 @needs_espeak
-def test_say_main_writes_a_16k_wav(tmp_path, capsys):
-    out = say_main("Testing one two three.", "espeak:en-us", tmp_path / "sub" / "say.wav")
+def test_say_to_file_writes_a_16k_wav(tmp_path, capsys):
+    out = say_to_file("Testing one two three.", "espeak:en-us", tmp_path / "sub" / "say.wav")
     wave, sr = sf.read(out, dtype="float32")
     assert sr == SAMPLING_RATE and wave.ndim == 1 and len(wave) > SAMPLING_RATE // 2
     assert list((tmp_path / "sub").iterdir()) == [out]  # no temp file left behind
 
 
-def test_voices_main_prints_every_voice_with_engine_split_and_status(capsys):
-    assert voices_main([]) == 0
+def test_voices_prints_every_voice_with_engine_split_and_status(capsys):
+    assert run_voices([]) == 0
     lines = capsys.readouterr().out.splitlines()
     for name in ALL_VOICES:
         row = next(line for line in lines if line.startswith(name + " "))
@@ -232,8 +232,8 @@ def test_voices_main_prints_every_voice_with_engine_split_and_status(capsys):
         assert engine == name.split(":")[0] and split == voice_split(name) and status in {"ok", "missing"}
 
 
-def test_voices_main_filters(capsys):
-    voices_main(["--split", "held_out", "--engine", "espeak"])
+def test_voices_filters(capsys):
+    run_voices(["--split", "held_out", "--engine", "espeak"])
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("espeak:")]
     assert [r.split()[0] for r in rows] == list_voices(engine="espeak", split="held_out")
 

@@ -14,11 +14,11 @@ def test_eval_all_benchmarks_on_the_default_model(asset, tmp_path):
     asset("whisper-tiny.en")
     asset("smollm2-135m-instruct")
     parser = argparse.ArgumentParser()
-    cli.add_arguments(parser)
+    cli.add_eval_arguments(parser)
     # 16 new tokens keep the run short; built audio lands in the shared cache, so reruns skip TTS.
     args = parser.parse_args(["--bench", "all", "--out", str(tmp_path), "--limit", "2", "--max-new-tokens", "16",
                               "--no-progress"])
-    assert cli.run(args) == 0
+    assert cli.run_eval(args) == 0
 
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["metadata"]["audio_model"] == "whisper-tiny.en"

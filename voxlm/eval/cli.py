@@ -28,7 +28,7 @@ from .metrics import metric_versions, package_versions
 from .report import write_report
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bench", choices=[*BENCHMARKS, "all"], default="all", help="which benchmark (default: all)")
     parser.add_argument("--model", help="VoxLM checkpoint folder (default: the embedded default model)")
     parser.add_argument("--out", required=True, help="output folder: results.json, report.md, *.png, responses/")
@@ -104,7 +104,7 @@ def prepare(names: list[str], args: argparse.Namespace) -> dict[str, ItemSet]:
             for name in names}
 
 
-def run(args: argparse.Namespace) -> int:
+def run_eval(args: argparse.Namespace) -> int:
     names = list(BENCHMARKS) if args.bench == "all" else [args.bench]
     if args.data and len(names) > 1:
         raise SystemExit("--data is one benchmark's file: pick --bench " + "|".join(BENCHMARKS))
@@ -174,7 +174,7 @@ def summary(results: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     """`python -m voxlm.eval.cli ...` until the verb is registered in voxlm/cli.py."""
     parser = argparse.ArgumentParser(prog="voxlm eval", description=__doc__.splitlines()[0])
-    add_arguments(parser)
+    add_eval_arguments(parser)
     return run(parser.parse_args(argv))
 
 

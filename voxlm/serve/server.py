@@ -841,7 +841,7 @@ def _checked(kind: type, low: float, high: float | None = None, *, low_open: boo
     return parse
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     positive = _checked(float, 0, low_open=True)
     parser.add_argument("--model", help="VoxLM checkpoint folder (default: the embedded default model)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
@@ -875,7 +875,7 @@ def listen(host: str, port: int) -> socket.socket:
                          "(is another server running there? pick another --port or --host)") from None
 
 
-def run(args: argparse.Namespace) -> int:
+def run_serve(args: argparse.Namespace) -> int:
     """Bind the port, load the model once, then serve until Ctrl-C."""
     import uvicorn
 

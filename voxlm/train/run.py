@@ -92,7 +92,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     return Trainer(config, model, processor, train_set, eval_set, collate).fit(resume=resume)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", help="recipe YAML (see recipes/)")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in output_dir")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="override recipe keys, e.g. max_steps=50 model.lora_rank=8")
@@ -103,7 +103,7 @@ def _finished(model_dir: Path) -> bool:
     return (model_dir / WEIGHTS_NAME).is_file()
 
 
-def run(args: argparse.Namespace) -> int:
+def run_train(args: argparse.Namespace) -> int:
     """One recipe, or a chain (`stages:`) where each stage starts from the previous stage's final model."""
     stages = read_stages(args.recipe) if args.recipe else None
     if stages is None:

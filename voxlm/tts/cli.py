@@ -1,4 +1,4 @@
-"""Plain functions behind `voxlm voices` and `voxlm say` (the parser lives in voxlm/cli.py)."""
+"""`voxlm voices` (every voice, its engine, split and status) and `voxlm say` (text -> a wav file)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def add_voices_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     return parser
 
 
-def voices_main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
+def run_voices(args: argparse.Namespace | Sequence[str] | None = None) -> int:
     """Print every voice: name, engine, split, availability (and what to install), description.
 
     `args` is a parsed Namespace (with optional `engine` / `split`), an argv list, or None.
@@ -46,7 +46,19 @@ def voices_main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
     return 0
 
 
-def say_main(text: str, voice: str, out_path: str | os.PathLike) -> Path:
+def add_say_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("text")
+    parser.add_argument("--voice", default="piper:joe", help="a name from `voxlm voices`")
+    parser.add_argument("-o", "--output", default="say.wav", help="16 kHz wav to write")
+
+
+def run_say(args: argparse.Namespace) -> int:
+    """Speak text with one voice into a wav file."""
+    say_to_file(args.text, args.voice, args.output)
+    return 0
+
+
+def say_to_file(text: str, voice: str, out_path: str | os.PathLike) -> Path:
     """Speak `text` with `voice` into a 16 kHz 16-bit mono wav at `out_path` (written atomically)."""
     wave = speak(text, voice)
     out = Path(out_path)
