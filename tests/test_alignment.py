@@ -92,7 +92,7 @@ def test_transcribed_clips_come_from_examples_and_interleaved_samples(tmp_path):
         {"type": "text", "text": "Summarize."}, {"type": "audio", "audio": "a", "text": "Hello, world!"}]}], response="x")
     spliced = InterleavedSample(doc_id="d", kind="interleaved-word", segments=[
         Segment("text", "before", None, True), Segment("speech", "the lazy dog", "b", False)])
-    write_examples([chat, spliced.to_dict()], tmp_path / "train.jsonl")
+    write_examples(tmp_path / "train.jsonl", [chat, spliced.to_dict()])
     pairs = read_transcribed_clips([tmp_path / "train.jsonl"])
     assert pairs == {"a": "Hello, world!", "b": "the lazy dog"}
     kept, dropped = drop_held_out(pairs, {"z": "hello world"})

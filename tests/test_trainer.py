@@ -30,7 +30,7 @@ def tiny_data(tmp_path, tone):
         examples.append(Example(id=str(i), messages=[{"role": "user", "content": [
             {"type": "audio", "audio": f"clip{i}.wav", "text": word}, {"type": "text", "text": "say it"}]}],
             response=word))
-    write_examples(examples, tmp_path / "train.jsonl")
+    write_examples(tmp_path / "train.jsonl", examples)
     return tmp_path / "train.jsonl", frames
 
 

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..files import read_jsonl, write_jsonl_atomic
 from ..model import VoxLMProcessor
 from ..model.processing_voxlm import WINDOW_FRAMES, log_mel, window_frames
 from .interleave import InterleavedSample, build_inputs
-from .jsonl import read_jsonl, write_jsonl
 
 
 @dataclass
@@ -88,9 +88,9 @@ def read_examples(path: str | Path) -> list["Example | InterleavedSample"]:
     return examples
 
 
-def write_examples(examples: Iterable[Example | dict], path: str | Path) -> int:
+def write_examples(path: str | Path, examples: Iterable[Example | dict]) -> int:
     """Write examples (or any records) as JSONL, atomically; returns the count."""
-    return write_jsonl((vars(e) if isinstance(e, Example) else e for e in examples), path)
+    return write_jsonl_atomic(path, (vars(e) if isinstance(e, Example) else e for e in examples))
 
 
 AudioLookup = Callable[[str], "np.ndarray | tuple[str, np.ndarray]"]

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from ..files import read_jsonl, write_json_atomic, write_jsonl_atomic
 from .constraints import sample_constraints
 from .examples import Example, write_examples
-from .jsonl import read_jsonl, write_jsonl
 from .tasks import TASKS, sample_prompts
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
@@ -156,18 +156,18 @@ def imitate(plans: Iterable[Plan], teacher: Teacher, out_dir: str | Path, chunk_
         for plan, answer in zip(chunk, answers):
             record = {**vars(plan.example), "response": answer, **plan.meta}
             records.append(record)
-        write_examples(records, part)
+        write_examples(part, records)
         bar.update(len(chunk))
         elapsed = time.perf_counter() - start
         bar.set_postfix(tok_s=f"{teacher.generated_tokens / elapsed:.1f}")
     bar.close()
     elapsed = time.perf_counter() - start
 
-    records = [json.loads(line) for part in sorted(parts.glob("part-*.jsonl")) for line in part.open()]
+    records = [record for part in sorted(parts.glob("part-*.jsonl")) for _, record in read_jsonl(part)]
     kept = [r for r in records if r["response"]]
-    write_examples(kept, out / "examples.jsonl")
+    write_examples(out / "examples.jsonl", kept)
     clips = {clip_id: text for p in plans for clip_id, text in p.clips}
-    write_jsonl(({"id": cid, "text": text} for cid, text in clips.items()), out / "clips.jsonl")
+    write_jsonl_atomic(out / "clips.jsonl", ({"id": cid, "text": text} for cid, text in clips.items()))
     manifest = {
         "examples": len(kept),
         "empty_answers_dropped": len(records) - len(kept),
@@ -177,7 +177,7 @@ def imitate(plans: Iterable[Plan], teacher: Teacher, out_dir: str | Path, chunk_
         "generated_tokens_this_run": teacher.generated_tokens,
         "tokens_per_s": round(teacher.generated_tokens / elapsed, 1) if elapsed else None,
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    write_json_atomic(out / "manifest.json", manifest, indent=2)
     return manifest
 
 
@@ -186,7 +186,7 @@ def read_items(path: str | Path) -> list[dict]:
     return [record for _, record in read_jsonl(path, required=("id", "text"), what="a passage or instruction")]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_imitate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("items", help="JSONL of {id, text}: passages (mtbi) or instructions (instruct)")
     parser.add_argument("--out", required=True, help="output folder (examples.jsonl, clips.jsonl, manifest.json)")
     parser.add_argument("--mode", choices=["mtbi", "instruct"], default="mtbi")
@@ -201,7 +201,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
 
 
-def run(args: argparse.Namespace) -> int:
+def run_imitate(args: argparse.Namespace) -> int:
     items = read_items(args.items)[: args.limit]
     if args.mode == "mtbi":
         plans = plan_mtbi(items, args.split, args.per_passage, args.interleave, args.seed)

@@ -11,8 +11,8 @@ import itertools
 import json
 from pathlib import Path
 
+from ..files import read_jsonl, write_jsonl_atomic
 from .corpora import SOURCES, corpus, instructions, split
-from .jsonl import read_jsonl, write_jsonl
 from .interleave import MixConfig, mix_samples
 
 INSTRUCTIONS = "sharegpt-instructions"
@@ -37,7 +37,7 @@ def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_corpus(args: argparse.Namespace) -> int:
     docs = itertools.islice(documents(args.source, args.split, args.min_words, args.max_words), args.limit)
-    count = write_jsonl(({"id": d.id, "text": d.text, "source": d.source} for d in docs), args.output)
+    count = write_jsonl_atomic(args.output, ({"id": d.id, "text": d.text, "source": d.source} for d in docs))
     print(f"{count} documents -> {args.output}")
     return 0
 
@@ -69,8 +69,8 @@ def run_interleave(args: argparse.Namespace) -> int:
             clips[ref] = segment.text
         samples.append(sample.with_audio(refs).to_dict())
     out = Path(args.out)
-    write_jsonl(samples, out / "samples.jsonl")
-    write_jsonl(({"id": ref, "text": text} for ref, text in clips.items()), out / "clips.jsonl")
+    write_jsonl_atomic(out / "samples.jsonl", samples)
+    write_jsonl_atomic(out / "clips.jsonl", ({"id": ref, "text": text} for ref, text in clips.items()))
     kinds = {k: sum(s["kind"] == k for s in samples) for k in sorted({s["kind"] for s in samples})}
     print(json.dumps({"samples": len(samples), "clips": len(clips), "kinds": kinds}))
     return 0

@@ -23,7 +23,7 @@ from pathlib import Path
 from ..inference import DEFAULT_BATCH_SIZE
 from .baselines import ItemSet, Systems
 from .benchmarks import ALL, BENCHMARKS, ResponseLog, evaluate
-from .files import write_text_atomic
+from ..files import write_text_atomic
 from .metrics import metric_versions, package_versions
 from .report import write_report
 

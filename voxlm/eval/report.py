@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from .files import write_text_atomic
+from ..files import write_text_atomic
 
 # One colour per system in every plot.
 COLORS = {"text": "#4c72b0", "cascade": "#dd8452", "speech": "#55a868", "whisper": "#8172b3", "connector": "#937860"}

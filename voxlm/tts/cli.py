@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import soundfile as sf
 
 from voxlm.audio.io import SAMPLING_RATE
+from voxlm.files import write_atomic
 from voxlm.tts.registry import ENGINES, list_voices, speak, voice_info
 
 
@@ -61,15 +61,6 @@ def run_say(args: argparse.Namespace) -> int:
 def say_to_file(text: str, voice: str, out_path: str | os.PathLike) -> Path:
     """Speak `text` with `voice` into a 16 kHz 16-bit mono wav at `out_path` (written atomically)."""
     wave = speak(text, voice)
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp.wav", dir=out.parent)
-    os.close(fd)
-    try:
-        sf.write(tmp, wave, SAMPLING_RATE, subtype="PCM_16")
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    out = write_atomic(out_path, lambda tmp: sf.write(str(tmp), wave, SAMPLING_RATE, subtype="PCM_16", format="WAV"))
     print(f"{out}: {len(wave) / SAMPLING_RATE:.2f} s, {voice}")
     return out
