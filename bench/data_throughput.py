@@ -101,7 +101,7 @@ def bench_features(clips: int, tmp: Path) -> dict:
 
 def _fake_feature_store(root: Path, clips: int, frames: int, dim: int, shard_size: int = 256) -> None:
     from voxlm.data.features import _features_table
-    from voxlm.data.synth import write_shard_atomically
+    from voxlm.data.shards import write_shard_atomically
 
     rng = np.random.default_rng(0)
     root.mkdir(parents=True)

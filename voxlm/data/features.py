@@ -12,7 +12,7 @@ On disk, for `voxlm synth` output `SYNTH_DIR/`:
     SYNTH_DIR/features-<audio_model>/shard-00000/   one per audio shard, the same rows in the same order
     SYNTH_DIR/features-<audio_model>/features.json  model, dim, counts, clips/s of the last run
 Columns: id, frames (float16 list: the `[num_frames, dim]` matrix flattened row-major), num_frames.
-Shards follow the rules of `voxlm.data.synth`: written to a temporary folder and renamed, skipped on
+Shards follow the rules of `voxlm.data.shards`: written to a temporary folder and renamed, skipped on
 a rerun, rebuilt when unreadable or when their audio shard or the encoder changed.
 
 Frames per clip: Whisper reads 30 s windows padded to 3000 mel frames and outputs 1500 frames (50/s);
@@ -37,18 +37,19 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..audio.io import SAMPLING_RATE
-from .synth import (
+from ..files import write_json_atomic
+from .shards import (
     FORMAT_VERSION,
     MANIFEST,
     SHARD_RECORD,
     check_shard,
     complete_shard_records,
-    needs_build,
     list_array,
+    needs_build,
     owned_shards,
+    quiet_datasets,
     read_shard_record,
     shard_name,
-    write_json_atomically,
     write_shard_atomically,
 )
 
@@ -110,9 +111,7 @@ class _Shard:
         if self._table is None:
             import datasets
 
-            from .synth import _quiet_datasets
-
-            with _quiet_datasets():
+            with quiet_datasets():
                 self._table = datasets.load_from_disk(str(self.folder)).data.table
         return self._table
 
@@ -450,7 +449,7 @@ def compute_features(
         "encode_seconds": round(encode_seconds, 3),  # wall minus loading the encoder and checking shards
         "clips_per_second": round(clips / encode_seconds, 3) if clips else None,
     })
-    write_json_atomically(root / FEATURES_RECORD, record)
+    write_json_atomic(root / FEATURES_RECORD, record)
     return record
 
 

@@ -35,15 +35,12 @@ run, so after the last machine finishes (or after any rerun) it describes the wh
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import hashlib
 import json
 import math
 import os
 import queue as queue_module
-import shutil
-import socket
 import sys
 import time
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
@@ -53,19 +50,19 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
-from ..audio.augment import Augmentation, augment, inject_disfluencies, random_augmentation
+from ..audio.augment import Augmentation, inject_disfluencies, random_augmentation
 from ..audio.io import SAMPLING_RATE
+from ..files import write_json_atomic
 from ..tts import HELD_OUT_VOICES, TRAIN_VOICES, EngineUnavailable, speak, voice_info, voice_split
+from .shards import (FORMAT_VERSION, MANIFEST, audio_features, complete_shard_records, list_array, needs_build,
+                     owned_shards, write_shard_atomically)
+from .speech import AugmentationFailed, render_speech
 
 __all__ = [
     "SynthRequest", "SynthSettings", "RequestError", "read_requests", "resolve_voice_pool", "choose_voice",
-    "synthesize", "add_synth_arguments", "run_synth", "augmentation_of", "shard_name", "owned_shards",
-    "SHARD_RECORD", "MANIFEST",
+    "synthesize", "add_synth_arguments", "run_synth", "augmentation_of", "MANIFEST",
 ]
 
-FORMAT_VERSION = 1
-SHARD_RECORD = "shard.json"  # inside each shard folder, written last (before the rename)
-MANIFEST = "manifest.json"
 REQUEST_KEYS = ("id", "text", "voice", "augment", "disfluency")
 AUGMENT_POLICIES = ("none", "random")
 _DEFAULT = "default"  # a request without an "augment" key follows the run's policy
@@ -254,18 +251,15 @@ def render(request: SynthRequest, settings: SynthSettings) -> dict:
         text = inject_disfluencies(text, np.random.default_rng(derived_seed(settings.seed, request.id, "disfluency")), rate)
     spec, aug_seed = _augmentation_for(request, settings)
     try:
-        wave = speak(text, voice)
+        wave = render_speech(text, voice, spec, aug_seed, speak)  # this module's `speak`: tests patch it here
     except EngineUnavailable:
         raise
+    except AugmentationFailed as error:  # a missing impulse response or noise file
+        raise _Skip("augmentation_failed", str(error)) from None
     except ValueError as error:  # empty, emoji-only, nothing the engine can pronounce
         raise _Skip("unspeakable", str(error)) from None
     except RuntimeError as error:  # the engine process failed on this text
         raise _Skip("engine_error", str(error)) from None
-    if not spec.is_identity:
-        try:
-            wave = augment(wave, spec, aug_seed)
-        except ValueError as error:  # AudioError: a missing impulse response or noise file
-            raise _Skip("augmentation_failed", str(error)) from None
     seconds = wave.size / SAMPLING_RATE
     if settings.max_seconds is not None and seconds > settings.max_seconds:
         raise _Skip("too_long", f"{seconds:.1f} s of audio is over the {settings.max_seconds:g} s limit")
@@ -274,177 +268,7 @@ def render(request: SynthRequest, settings: SynthSettings) -> dict:
             "augmentation": json.dumps({**spec.to_dict(), "seed": aug_seed}, sort_keys=True), "seconds": seconds}
 
 
-# ---- shards: naming, ownership, atomic writes, checks (shared with voxlm.data.features) ---------
-
-
-def shard_name(index: int) -> str:
-    return f"shard-{index:05d}"
-
-
-def owned_shards(num_shards: int, worker_index: int = 0, num_machines: int = 1) -> list[int]:
-    """The shard indices machine `worker_index` of `num_machines` builds: every m-th, from i."""
-    if num_machines < 1 or not 0 <= worker_index < num_machines:
-        raise ValueError(f"need 0 <= worker_index < num_machines, got {worker_index} of {num_machines}")
-    return list(range(worker_index, num_shards, num_machines))
-
-
-def _tmp_prefix(index: int) -> str:
-    return f".{shard_name(index)}.tmp-"
-
-
-def clean_partial(out_dir: Path, index: int) -> list[Path]:
-    """Delete the temporary folders a killed run left for shard `index`; returns what was removed."""
-    removed = sorted(out_dir.glob(_tmp_prefix(index) + "*"))
-    for path in removed:
-        shutil.rmtree(path, ignore_errors=True)
-    return removed
-
-
-def _file_sizes(folder: Path) -> dict[str, int]:
-    return {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file() and p.name != SHARD_RECORD}
-
-
-@contextlib.contextmanager
-def _quiet_datasets():
-    """No nested 'Saving the dataset' bars under our own progress bar."""
-    import datasets
-
-    was_disabled = datasets.utils.are_progress_bars_disabled()
-    datasets.disable_progress_bars()
-    try:
-        yield
-    finally:
-        if not was_disabled:
-            datasets.enable_progress_bars()
-
-
-def write_shard_atomically(out_dir: Path, index: int, table, features, record: dict) -> Path:
-    """Save `table` (a pyarrow Table matching `features`) as `out_dir/shard-k/`, complete or not at all.
-
-    The dataset and its record (`record` + file sizes) go to a temporary folder that is renamed into
-    place last; a folder already there (a corrupt or stale shard) is moved aside and deleted first.
-    """
-    from datasets import Dataset, DatasetInfo
-    from datasets.table import InMemoryTable
-
-    final = out_dir / shard_name(index)
-    tmp = out_dir / f"{_tmp_prefix(index)}{socket.gethostname()}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        with _quiet_datasets():
-            Dataset(InMemoryTable(table), info=DatasetInfo(features=features)).save_to_disk(str(tmp))
-        record = {**record, "rows": table.num_rows, "files": _file_sizes(tmp)}
-        (tmp / SHARD_RECORD).write_text(json.dumps(record, indent=1, ensure_ascii=False), encoding="utf-8")
-        if final.exists():
-            trash = out_dir / f"{_tmp_prefix(index)}old-{os.getpid()}"
-            os.rename(final, trash)
-            shutil.rmtree(trash, ignore_errors=True)
-        os.rename(tmp, final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return final
-
-
-def read_shard_record(folder: Path) -> dict | None:
-    """A shard's record, or None if the folder or its record is missing or unreadable."""
-    try:
-        return json.loads((folder / SHARD_RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def complete_shard_records(root: Path, num_shards: int) -> dict[int, dict]:
-    """{shard index: its record} for the shards of `root` that are complete (by any machine)."""
-    records = {k: read_shard_record(root / shard_name(k)) for k in range(num_shards)}
-    return {k: r for k, r in records.items() if r is not None}
-
-
-def needs_build(root: Path, index: int, fingerprint: str, reused: list, rebuilt: list, log: Callable,
-                ids: Sequence[str] | None = None) -> bool:
-    """Resume bookkeeping shared by synth and features for shard `index` under `root`.
-
-    Clears a killed run's temporary folders; a good shard is reused (False); a stale or corrupt one is
-    logged, recorded in `rebuilt`, deleted, and must be built again (True), as must a missing one.
-    """
-    clean_partial(root, index)
-    folder = root / shard_name(index)
-    state = check_shard(folder, fingerprint, ids=ids)
-    if state == "ok":
-        reused.append(index)
-        return False
-    if state != "missing":
-        log(f"{folder}: {state}; rebuilding it")
-        rebuilt.append({"shard": index, "why": state})
-        shutil.rmtree(folder, ignore_errors=True)
-    return True
-
-
-def check_shard(folder: Path, fingerprint: str | None = None, ids: Sequence[str] | None = None) -> str:
-    """"ok", "missing", "stale" (built from other inputs), or "corrupt: <why>" for an existing shard folder.
-
-    Checks the record, that every data file has the recorded size, that the dataset opens, and its
-    row count and ids (against the record, or `ids` when given).
-    """
-    if not folder.exists():
-        return "missing"
-    record = read_shard_record(folder)
-    if record is None:
-        return "corrupt: no readable shard.json"
-    if record.get("format") != FORMAT_VERSION:
-        return "stale"
-    if fingerprint is not None and record.get("fingerprint") != fingerprint:
-        return "stale"
-    try:
-        sizes = _file_sizes(folder)
-    except OSError as error:
-        return f"corrupt: {error}"
-    if sizes != record.get("files"):
-        return f"corrupt: files differ from the record (found {sizes}, recorded {record.get('files')})"
-    try:
-        import datasets
-
-        ds = datasets.load_from_disk(str(folder))
-        found_ids = ds.data.table.column("id").to_pylist()
-    except Exception as error:  # noqa: BLE001 - any failure to open means the shard is unusable
-        return f"corrupt: cannot be opened ({type(error).__name__}: {str(error)[:200]})"
-    if len(found_ids) != record.get("rows"):
-        return f"corrupt: {len(found_ids)} rows, the record says {record.get('rows')}"
-    expected = list(ids) if ids is not None else record.get("ids")
-    if expected is not None and found_ids != list(expected):
-        return "corrupt: the ids differ from the record"
-    return "ok"
-
-
-def write_json_atomically(path: Path, obj: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{socket.gethostname()}-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 # ---- building one shard --------------------------------------------------------------------
-
-
-def audio_features():
-    from datasets import Features, List, Value
-
-    return Features({
-        "id": Value("string"), "audio": List(Value("float32")), "sampling_rate": Value("int32"),
-        "text": Value("string"), "source_text": Value("string"), "voice": Value("string"),
-        "augmentation": Value("string"), "seconds": Value("float64"),
-    })
-
-
-def list_array(arrays: Sequence[np.ndarray], dtype):
-    """Arrow `list<dtype>` from numpy rows without a Python loop over values (int32 offsets)."""
-    import pyarrow as pa
-
-    lengths = np.fromiter((a.size for a in arrays), np.int64, len(arrays))
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    if offsets[-1] >= 2**31:
-        raise ValueError(f"a shard of {offsets[-1]} values is too big for one Arrow list: use a smaller shard size")
-    values = np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype)
-    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(values))
 
 
 def _rows_to_table(rows: list[dict]):
@@ -702,7 +526,7 @@ def synthesize(
         "real_time_factor": round(wall / built_seconds, 4) if built_seconds else None,
     }
     manifest = build_manifest(out, requests_path, len(requests), shard_size, settings, this_run)
-    write_json_atomically(out / MANIFEST, manifest)
+    write_json_atomic(out / MANIFEST, manifest)
     return manifest
 
 
