@@ -29,8 +29,9 @@ import numpy as np
 from ..data.tasks import TASKS
 from ..tts import HELD_OUT_VOICES, split_sentences
 from .baselines import Item, ItemSet
-from .files import (BenchmarkDataError, first_per_condition, read_jsonl, resolve_audio, unique_key, write_atomic,
-                    write_jsonl_atomic)
+from ..files import write_atomic, write_jsonl_atomic
+from .clips import build_clips
+from .files import BenchmarkDataError, first_per_condition, read_jsonl, resolve_audio, unique_key
 from .generalize import PASSAGES
 from .metrics import corpus_wer, word_accuracy
 
@@ -112,8 +113,6 @@ def build_asr_set(out_dir: str | Path, seed: int = 0, limit: int | None = None, 
                   speak: Callable[[str, str], np.ndarray] | None = None, progress: bool = False) -> tuple[Path, dict]:
     """Write `out_dir/asr.jsonl` (+ audio); returns (path, notes). A missing Asterisk install skips
     the human condition with a warning (recorded in notes) rather than failing the whole run."""
-    from .instruct import build_clips
-
     out_dir = Path(out_dir)
     notes = {}
     try:

@@ -1,18 +1,16 @@
-"""Benchmark files: JSONL read with line-numbered errors, audio clips cached by content, atomic writes."""
+"""Benchmark files: JSONL lines read as benchmark items, their audio paths resolved, items cut per condition.
+
+Errors are `BenchmarkDataError`s naming the file, the line and the fix; the generic reading and
+atomic writing is `voxlm.files`.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import operator
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-import numpy as np
-
-from ..data import jsonl
+from .. import files
 
 
 class BenchmarkDataError(ValueError):
@@ -27,7 +25,7 @@ def read_jsonl(path: str | Path, required: Sequence[str], what: str) -> list[tup
     path = Path(path)
     if not path.is_file():
         raise BenchmarkDataError(f"{path}: no such file")
-    records = jsonl.read_jsonl(path, required, what, error=BenchmarkDataError)
+    records = files.read_jsonl(path, required, what, error=BenchmarkDataError)
     if not records:
         raise BenchmarkDataError(f"{path}: no records (expected one JSON object per line)")
     return records
@@ -65,42 +63,3 @@ def first_per_condition(items: Iterable, limit: int | None,
         if limit is None or counts[name] <= limit:
             kept.append(item)
     return kept
-
-
-def content_hash(*parts: object) -> str:
-    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:10]
-
-
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Call `write(tmp)` on a temporary sibling of `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
-def write_jsonl_atomic(path: Path, records: Iterable[dict]) -> None:
-    jsonl.write_jsonl(records, path)
-
-
-def cached_clip(path: Path, make: Callable[[], np.ndarray]) -> Path:
-    """`path` (a 16 kHz wav); made with `make()` only when it does not exist yet.
-
-    Clip names carry a hash of everything that shapes the audio (text, voice, augmentation), so
-    an existing file is always the right one and reruns synthesize nothing.
-    """
-    if not path.is_file():
-        import soundfile as sf
-
-        wave = np.clip(np.asarray(make(), np.float32), -1.0, 1.0)
-        write_atomic(path, lambda tmp: sf.write(str(tmp), wave, 16_000, subtype="PCM_16", format="WAV"))
-    return path

@@ -25,7 +25,9 @@ import numpy as np
 from ..data.tasks import SPLITS, TASKS, prompts_for, tasks_for
 from ..tts import HELD_OUT_VOICES
 from .baselines import Item, ItemSet
-from .files import BenchmarkDataError, first_per_condition, read_jsonl, resolve_audio, unique_key, write_jsonl_atomic
+from ..files import write_jsonl_atomic
+from .clips import build_clips
+from .files import BenchmarkDataError, first_per_condition, read_jsonl, resolve_audio, unique_key
 from .metrics import corpus_wer, mean, rouge_l, word_accuracy
 
 CONDITIONS = SPLITS
@@ -154,8 +156,6 @@ def build_generalize_set(out_dir: str | Path, passages: Sequence[dict] | None = 
                          per_split: int = DEFAULT_PER_SPLIT, seed: int = 0, limit: int | None = None,
                          speak: Callable[[str, str], np.ndarray] | None = None, progress: bool = False) -> Path:
     """Write `out_dir/generalize.jsonl` (+ `audio/`, one clip per passage and voice); returns the JSONL."""
-    from .instruct import build_clips
-
     out_dir = Path(out_dir)
     records = first_per_condition(plan_generalize_set(passages, per_split, seed), limit,
                                   condition=lambda r: r["condition"])

@@ -35,12 +35,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .. import ifeval
 from ..data.constraints import sample_constraints
 from ..tts import HELD_OUT_VOICES
-from . import checkers
 from .baselines import Item, ItemSet
-from .files import (BenchmarkDataError, cached_clip, content_hash, first_per_condition, read_jsonl, resolve_audio,
-                    unique_key, write_jsonl_atomic)
+from ..files import write_jsonl_atomic
+from .clips import build_clips
+from .files import BenchmarkDataError, first_per_condition, read_jsonl, resolve_audio, unique_key
 
 CONDITIONS = ("standard", "background", "accent", "paralinguistics", "disfluency")
 METRICS = {  # name -> higher is better
@@ -152,7 +153,7 @@ def read_instruct(path: str | Path, limit: int | None = None) -> ItemSet:
         reason = _unsupported_reason(ids, kwargs)
         if reason is not None:
             unsupported.append({"key": key, "line": number, "reason": reason,
-                                "unknown_ids": [i for i in ids if i not in checkers.CHECKERS]})
+                                "unknown_ids": [i for i in ids if i not in ifeval.CHECKERS]})
             continue
         items.append(Item(
             id=key, condition=str(record.get("condition") or "default"),
@@ -176,12 +177,12 @@ def read_instruct(path: str | Path, limit: int | None = None) -> ItemSet:
 
 
 def _unsupported_reason(ids: list[str], kwargs: list[dict | None]) -> str | None:
-    unknown = [i for i in ids if i not in checkers.CHECKERS]
+    unknown = [i for i in ids if i not in ifeval.CHECKERS]
     if unknown:
         return f"unknown instruction id(s) {unknown}"
     for instruction_id, kw in zip(ids, kwargs):
         try:
-            checkers.describe(instruction_id, kw)  # validates the kwargs without needing a response
+            ifeval.describe(instruction_id, kw)  # validates the kwargs without needing a response
         except (ValueError, TypeError) as error:
             return f"{instruction_id}: {error}"
     return None
@@ -195,9 +196,9 @@ def score(items: Sequence[Item], responses: dict[str, dict[str, str]]) -> dict[s
     """IFEval's four accuracies per system over `items` (`responses[system][item.id]`)."""
     out = {}
     for system, answers in responses.items():
-        results = [checkers.evaluate_item(answers[item.id], item.meta["instruction_id_list"], item.meta["kwargs"],
-                                          item.meta["prompt"]) for item in items]
-        scores = checkers.aggregate(results)
+        results = [ifeval.evaluate_item(answers[item.id], item.meta["instruction_id_list"], item.meta["kwargs"],
+                                        item.meta["prompt"]) for item in items]
+        scores = ifeval.aggregate(results)
         out[system] = {metric: scores[metric] for metric in METRICS}
     return out
 
@@ -275,31 +276,6 @@ def plan_instruct_set(n: int = DEFAULT_SIZE, seed: int = 0) -> list[dict]:
                 "augmentation_seed": aug_seed,
             })
     return records
-
-
-def render_clip(record: dict, speak: Callable[[str, str], np.ndarray]) -> np.ndarray:
-    """The 16 kHz audio of a planned record (or of any record with voice / spoken_text / augmentation)."""
-    from ..audio.augment import Augmentation, augment
-
-    wave = speak(record["spoken_text"], record["voice"])
-    if record.get("augmentation"):
-        wave = augment(wave, Augmentation.from_dict(record["augmentation"]), record["augmentation_seed"])
-    return wave
-
-
-def build_clips(records: list[dict], out_dir: Path, speak: Callable[[str, str], np.ndarray] | None,
-                progress: bool, desc: str) -> None:
-    """Give each record an `audio_path` under `out_dir/audio`, synthesizing only missing clips."""
-    from tqdm.auto import tqdm
-
-    if speak is None:
-        from ..tts import speak
-    for record in tqdm(records, desc=desc, unit="clip", disable=not progress):
-        digest = content_hash(record["spoken_text"], record["voice"], record.get("augmentation"),
-                              record.get("augmentation_seed"))
-        name = f"audio/{record['key']}-{digest}.wav"
-        cached_clip(out_dir / name, lambda: render_clip(record, speak))
-        record["audio_path"] = name
 
 
 def build_instruct_set(out_dir: str | Path, n: int = DEFAULT_SIZE, seed: int = 0, limit: int | None = None,
