@@ -52,7 +52,7 @@ import numpy as np
 
 from ..audio.augment import Augmentation, inject_disfluencies, random_augmentation
 from ..audio.io import SAMPLING_RATE
-from ..files import write_json_atomic
+from ..files import read_jsonl, write_json_atomic
 from ..tts import HELD_OUT_VOICES, TRAIN_VOICES, EngineUnavailable, speak, voice_info, voice_split
 from .shards import (FORMAT_VERSION, MANIFEST, audio_features, complete_shard_records, list_array, needs_build,
                      owned_shards, write_shard_atomically)
@@ -111,9 +111,7 @@ class SynthSettings:
 # ---- requests ------------------------------------------------------------------------------
 
 
-def _parse_request(obj: Any, where: str, line: int) -> SynthRequest:
-    if not isinstance(obj, dict):
-        raise RequestError(f"{where}: a request must be a JSON object, got {type(obj).__name__}")
+def _parse_request(obj: dict, where: str, line: int) -> SynthRequest:
     unknown = sorted(set(obj) - set(REQUEST_KEYS))
     if unknown:
         raise RequestError(f"{where}: unknown keys {unknown}; valid keys are {list(REQUEST_KEYS)}")
@@ -154,7 +152,7 @@ def _parse_request(obj: Any, where: str, line: int) -> SynthRequest:
 def read_requests(path: str | os.PathLike) -> list[SynthRequest]:
     """Parse and validate a requests JSONL file (blank lines are ignored).
 
-    Raises RequestError naming `path:line` for bad JSON, unknown keys, wrong types, unknown voices,
+    Raises RequestError naming `path:line` for text that is not UTF-8, bad JSON, unknown keys, wrong types, unknown voices,
     bad augmentation specs and duplicate ids.
     """
     path = Path(path)
@@ -163,20 +161,13 @@ def read_requests(path: str | os.PathLike) -> list[SynthRequest]:
                                 '{"id": ..., "text": ...})')
     requests: list[SynthRequest] = []
     first_line: dict[str, int] = {}
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise RequestError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
-            request = _parse_request(obj, where, number)
-            if request.id in first_line:
-                raise RequestError(f"{where}: duplicate id {request.id!r} (first on line {first_line[request.id]})")
-            first_line[request.id] = number
-            requests.append(request)
+    for number, obj in read_jsonl(path, error=RequestError):
+        where = f"{path}:{number}"
+        request = _parse_request(obj, where, number)
+        if request.id in first_line:
+            raise RequestError(f"{where}: duplicate id {request.id!r} (first on line {first_line[request.id]})")
+        first_line[request.id] = number
+        requests.append(request)
     return requests
 
 
