@@ -1,9 +1,15 @@
-"""Specification of the IFEval checkers: one hand-written pass and fail per instruction id,
-loose-mode forgiveness, metric aggregation and error messages."""
+"""Specification of the IFEval checkers (`voxlm.ifeval`): one hand-written pass and fail per
+instruction id, loose-mode forgiveness, metric aggregation and error messages; and the package's
+place at the bottom of the import graph."""
+
+import random
+import subprocess
+import sys
 
 import pytest
 
-from voxlm.eval.checkers import (
+from voxlm.data.constraints import CONSTRAINT_IDS, sample_constraints
+from voxlm.ifeval import (
     CHECKERS,
     SUPPORTED_INSTRUCTIONS,
     UnknownInstructionError,
@@ -279,3 +285,19 @@ def test_describe_renders_a_sentence_for_every_id(instruction_id):
     sentence = describe(instruction_id, kwargs)
     assert sentence[0].isupper() and sentence.rstrip('"').endswith((".", "?"))
     assert "{" not in sentence and "None" not in sentence
+
+
+def test_ifeval_imports_nothing_else_from_voxlm():
+    # A fresh interpreter: in this one, other tests have already imported the rest of voxlm.
+    code = "import sys, voxlm.ifeval; print(*sorted(m for m in sys.modules if m.startswith('voxlm')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert [m for m in loaded if m != "voxlm" and not m.startswith("voxlm.ifeval")] == []
+
+
+def test_sampled_constraints_are_ones_the_checkers_take():
+    rng = random.Random(0)
+    drawn = [c for _ in range(200) for c in sample_constraints(rng, 3)]
+    assert {i for i, _, _ in drawn} == set(CONSTRAINT_IDS) <= set(SUPPORTED_INSTRUCTIONS)
+    for instruction_id, kwargs, sentence in drawn:
+        assert set(kwargs) == set(CHECKERS[instruction_id].kwargs)
+        assert sentence == describe(instruction_id, kwargs)
