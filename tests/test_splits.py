@@ -9,7 +9,7 @@ import pytest
 from voxlm.data.imitate import plan_instruct, plan_mtbi
 from voxlm.data.synth import choose_voice, resolve_voice_pool
 from voxlm.data.tasks import HELD_OUT_TASKS, SPLITS, TASKS, prompts_for
-from voxlm.train.run import check_no_held_out_voices
+from voxlm.data.train_data import check_no_held_out_voices
 from voxlm.tts import HELD_OUT_VOICES, TRAIN_VOICES
 
 PASSAGES = [{"id": f"p{i}", "text": f"Sentence one of passage {i}. Sentence two follows here. And a third."} for i in range(300)]

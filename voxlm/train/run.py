@@ -6,77 +6,10 @@ import argparse
 from pathlib import Path
 
 from ..data.collate import VoxLMCollator
-from ..data.examples import ExampleDataset, read_examples
-from ..data.transcripts import TranscriptCollator, TranscriptDataset, drop_held_out, read_transcribed_clips
+from ..data.train_data import build_alignment_data, build_datasets, check_no_held_out_voices
 from ..model.modeling_voxlm import WEIGHTS_NAME
 from .config import TrainConfig, load_config, read_stages
 from .trainer import Trainer, build_model
-
-
-class ClipStores:
-    """Several clip stores searched in order, as one: `stores[ref]` from the first that holds `ref`."""
-
-    def __init__(self, stores: list):
-        self.stores = stores
-
-    def _holder(self, ref: str):
-        # The last store when none holds `ref`: its own KeyError names the command that makes the clip.
-        return next((store for store in self.stores if ref in store), self.stores[-1])
-
-    def __getitem__(self, ref: str):
-        return self._holder(ref)[ref]
-
-    def num_frames(self, ref: str) -> int:
-        return self._holder(ref).num_frames(ref)
-
-
-def audio_lookups(config: TrainConfig, data_file: Path, audio_model: str) -> dict:
-    """How example audio refs resolve: cached frames or waves of synth folders, or files next to the JSONL."""
-    from ..data.features import AudioStore, FeatureStore
-
-    if config.speech_data and config.cached_features:
-        return {"frames": ClipStores([FeatureStore(d, audio_model=audio_model) for d in config.speech_data])}
-    if config.speech_data:
-        stores = ClipStores([AudioStore(d) for d in config.speech_data])
-        return {"wave": lambda ref: stores[ref][0]}
-    return {"wave": lambda ref: str((data_file.parent / ref).resolve())}
-
-
-def build_alignment_data(config: TrainConfig, model, processor) -> tuple[TranscriptDataset, TranscriptDataset | None, TranscriptCollator]:
-    """(clip, transcript) pairs for `objective: ctc`; clips whose words are also held out never train."""
-    frames = audio_lookups(config, Path(config.train_data[0]), model.config.audio_model)["frames"]
-    train_pairs = read_transcribed_clips(config.train_data)
-    eval_pairs = read_transcribed_clips(config.eval_data)
-    train_pairs, dropped = drop_held_out(train_pairs, eval_pairs)
-    if dropped:
-        print(f"alignment: left out {dropped} training clips whose transcripts are also in eval_data")
-    train_set, eval_set = (TranscriptDataset(pairs, processor.tokenizer, frames, model.blank_token_id)
-                           for pairs in (train_pairs, eval_pairs))
-    collate = TranscriptCollator(train_set.vocab + eval_set.vocab)
-    return train_set, eval_set if eval_pairs else None, collate
-
-
-def build_datasets(config: TrainConfig, processor, processor_audio_model: str) -> tuple[ExampleDataset, ExampleDataset | None]:
-    def dataset(paths: list[str]) -> ExampleDataset:
-        examples = [e for p in paths for e in read_examples(p)]
-        return ExampleDataset(examples, processor, max_target_tokens=config.max_target_tokens,
-                              teacher=config.kl_weight > 0,
-                              **audio_lookups(config, Path(paths[0]), processor_audio_model))
-
-    return dataset(config.train_data), dataset(config.eval_data) if config.eval_data else None
-
-
-def check_no_held_out_voices(speech_dirs: list[str]) -> None:
-    """Refuse speech spoken by evaluation-only voices: the benchmarks' accent condition depends on it."""
-    import json
-
-    for folder in speech_dirs:
-        manifest = Path(folder) / "manifest.json"
-        if manifest.is_file():
-            held_out = json.loads(manifest.read_text()).get("clips_by_split", {}).get("held_out", 0)
-            if held_out:
-                raise ValueError(f"{folder} has {held_out} clips in held-out voices (evaluation only); "
-                                 "synthesize training speech with `voxlm synth ... --voices train`")
 
 
 def train(config: TrainConfig, resume: bool = False) -> Path:
@@ -85,9 +18,14 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     check_no_held_out_voices(config.speech_data)
     model, processor = build_model(config)
     if config.objective == "ctc":
-        train_set, eval_set, collate = build_alignment_data(config, model, processor)
+        train_set, eval_set, collate = build_alignment_data(
+            config.train_data, config.eval_data, config.speech_data, processor.tokenizer, model.blank_token_id,
+            model.config.audio_model)
     else:
-        train_set, eval_set = build_datasets(config, processor, model.config.audio_model)
+        train_set, eval_set = build_datasets(
+            config.train_data, config.eval_data, config.speech_data, processor, model.config.audio_model,
+            cached_features=config.cached_features, max_target_tokens=config.max_target_tokens,
+            teacher=config.kl_weight > 0)
         collate = VoxLMCollator(pad_token_id=processor.tokenizer.pad_token_id)
     return Trainer(config, model, processor, train_set, eval_set, collate).fit(resume=resume)
 

@@ -1,0 +1,91 @@
+"""What a training run reads: a recipe's `train_data`, `eval_data` and `speech_data` -> datasets.
+
+    check_no_held_out_voices(speech_data)
+    train_set, eval_set = build_datasets(train_data, eval_data, speech_data, processor, "whisper-tiny.en")
+    train_set, eval_set, collate = build_alignment_data(train_data, eval_data, speech_data, tokenizer, blank_id, ...)
+
+Example files name clips by id; `audio_lookups` decides where an id is found: the cached encoder
+frames of the speech folders (`FeatureStore`), their synthesized waves (`AudioStore`), or audio
+files next to the JSONL when no speech folder is given. Several folders are searched in order.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+from .examples import ExampleDataset, read_examples
+from .shards import MANIFEST
+from .transcripts import TranscriptCollator, TranscriptDataset, drop_held_out, read_transcribed_clips
+
+
+class ClipStores:
+    """Several clip stores searched in order, as one: `stores[ref]` from the first that holds `ref`."""
+
+    def __init__(self, stores: list):
+        self.stores = stores
+
+    def _holder(self, ref: str):
+        # The last store when none holds `ref`: its own KeyError names the command that makes the clip.
+        return next((store for store in self.stores if ref in store), self.stores[-1])
+
+    def __getitem__(self, ref: str):
+        return self._holder(ref)[ref]
+
+    def num_frames(self, ref: str) -> int:
+        return self._holder(ref).num_frames(ref)
+
+
+def audio_lookups(speech_data: Sequence[str], cached_features: bool, data_file: Path, audio_model: str) -> dict:
+    """How example audio refs resolve: `{"frames": ...}` (cached frames) or `{"wave": ref -> wave or path}`.
+
+    Cached frames or waves of the synth folders in `speech_data`, or files next to `data_file` when there are none.
+    """
+    from .features import AudioStore, FeatureStore
+
+    if speech_data and cached_features:
+        return {"frames": ClipStores([FeatureStore(d, audio_model=audio_model) for d in speech_data])}
+    if speech_data:
+        stores = ClipStores([AudioStore(d) for d in speech_data])
+        return {"wave": lambda ref: stores[ref][0]}
+    return {"wave": lambda ref: str((data_file.parent / ref).resolve())}
+
+
+def build_alignment_data(train_data: Sequence[str], eval_data: Sequence[str], speech_data: Sequence[str], tokenizer,
+                         blank_token_id: int, audio_model: str
+                         ) -> tuple[TranscriptDataset, TranscriptDataset | None, TranscriptCollator]:
+    """(clip, transcript) pairs over cached frames for `objective: ctc`; clips whose words are also held out never train."""
+    frames = audio_lookups(speech_data, True, Path(train_data[0]), audio_model)["frames"]
+    train_pairs = read_transcribed_clips(train_data)
+    eval_pairs = read_transcribed_clips(eval_data)
+    train_pairs, dropped = drop_held_out(train_pairs, eval_pairs)
+    if dropped:
+        print(f"alignment: left out {dropped} training clips whose transcripts are also in eval_data")
+    train_set, eval_set = (TranscriptDataset(pairs, tokenizer, frames, blank_token_id)
+                           for pairs in (train_pairs, eval_pairs))
+    collate = TranscriptCollator(train_set.vocab + eval_set.vocab)
+    return train_set, eval_set if eval_pairs else None, collate
+
+
+def build_datasets(train_data: Sequence[str], eval_data: Sequence[str], speech_data: Sequence[str], processor,
+                   audio_model: str, cached_features: bool = True, max_target_tokens: int | None = None,
+                   teacher: bool = False) -> tuple[ExampleDataset, ExampleDataset | None]:
+    """The train and eval `ExampleDataset`s (no eval set without `eval_data`); `teacher` adds the text view for KL."""
+    def dataset(paths: Sequence[str]) -> ExampleDataset:
+        examples = [e for p in paths for e in read_examples(p)]
+        return ExampleDataset(examples, processor, max_target_tokens=max_target_tokens, teacher=teacher,
+                              **audio_lookups(speech_data, cached_features, Path(paths[0]), audio_model))
+
+    return dataset(train_data), dataset(eval_data) if eval_data else None
+
+
+def check_no_held_out_voices(speech_dirs: Sequence[str]) -> None:
+    """Refuse speech spoken by evaluation-only voices: the benchmarks' accent condition depends on it."""
+    for folder in speech_dirs:
+        manifest = Path(folder) / MANIFEST
+        if manifest.is_file():
+            held_out = json.loads(manifest.read_text()).get("clips_by_split", {}).get("held_out", 0)
+            if held_out:
+                raise ValueError(f"{folder} has {held_out} clips in held-out voices (evaluation only); "
+                                 "synthesize training speech with `voxlm synth ... --voices train`")
