@@ -83,7 +83,10 @@ SUFFIX = " Answer in one sentence."
 
 def found_in_corpora(questions: list[str]) -> dict[str, str]:
     """question -> id of a source document (ShareGPT turn, fortune, GCIDE entry) that contains it, if any."""
-    from voxlm.data.corpora import canonical_text, fortune_documents, gcide_documents, sharegpt_conversations
+    from voxlm.data.corpora.fortunes import fortune_documents
+    from voxlm.data.corpora.gcide import gcide_documents
+    from voxlm.data.corpora.sharegpt import sharegpt_conversations
+    from voxlm.data.corpora.text import canonical_text
 
     wanted = {canonical_text(q.removesuffix(SUFFIX)): q for q in questions}
     found: dict[str, str] = {}

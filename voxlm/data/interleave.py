@@ -21,7 +21,8 @@ import random
 from dataclasses import asdict, dataclass, field, fields
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
-from .corpora import Document, split_sentences
+from ..tts.text import split_sentences
+from .corpora.text import Document
 
 TEXT, SPEECH = "text", "speech"
 IGNORE_INDEX = -100

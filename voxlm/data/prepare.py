@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 
 from ..files import read_jsonl, write_jsonl_atomic
-from .corpora import SOURCES, corpus, instructions, split
+from .corpora import SOURCES, Document, corpus, split
+from .corpora.sharegpt import instructions
 from .interleave import MixConfig, mix_samples
 
 INSTRUCTIONS = "sharegpt-instructions"
@@ -54,8 +55,6 @@ def add_interleave_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_interleave(args: argparse.Namespace) -> int:
     """Documents -> InSerter samples (speech spans to synthesize) -> samples.jsonl + clips.jsonl."""
-    from .corpora import Document
-
     if Path(args.source).is_file():
         items = read_jsonl(args.source, required=("id", "text"), what="a document")
         docs = (Document(str(i["id"]), i["text"], "file") for _, i in items)

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 from ..model.connector import num_audio_tokens
 from ..model.processing_voxlm import WINDOW_FRAMES
 from .collate import collate_audio
-from .corpora import canonical_text
+from .corpora.text import canonical_text
 from .examples import Example, read_examples
 from .features import AudioStore
 
