@@ -28,9 +28,8 @@ from voxlm.data.features import (
     encode_clips,
     features_dir,
     run_features,
-    split_windows,
 )
-from voxlm.model.processing_voxlm import encoder_frames
+from voxlm.model.processing_voxlm import encoder_frames, split_windows
 from voxlm.tts import check_speakable
 
 SR = 16_000

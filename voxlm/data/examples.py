@@ -24,9 +24,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..files import read_jsonl, write_jsonl_atomic
 from ..model import VoxLMProcessor
-from ..model.processing_voxlm import WINDOW_FRAMES, log_mel, window_frames
+from ..audio.io import SAMPLING_RATE
+from ..files import read_jsonl, write_jsonl_atomic
+from ..model.processing_voxlm import clip_frames, log_mel, split_windows, window_frames
 from .interleave import InterleavedSample, build_inputs
 
 
@@ -131,7 +132,7 @@ class ExampleDataset(Dataset):
         if self.frames is not None:
             clips = [np.asarray(self.frames[ref], dtype=np.float32) for ref in refs]
         else:
-            clips = [self.processor.load(self.wave(ref), 16_000) for ref in refs]
+            clips = [self.processor.load(self.wave(ref), SAMPLING_RATE) for ref in refs]
         return build_inputs(sample, clips, self.processor)
 
     def __getitem__(self, index: int) -> dict:
@@ -145,17 +146,17 @@ class ExampleDataset(Dataset):
         if self.frames is not None:
             clips = [np.asarray(self.frames[ref], dtype=np.float32) for ref in refs]
             counts = [processor.frames_token_count(len(c)) for c in clips]
-            windows = [torch.from_numpy(c[i : i + WINDOW_FRAMES].copy()) for c in clips for i in range(0, len(c), WINDOW_FRAMES)]
+            windows = [torch.from_numpy(w.copy()) for c in clips for w in split_windows(c)]
             item["audio_frames"] = windows
             item["audio_lengths"] = torch.tensor([len(w) for w in windows], dtype=torch.long)
         else:
-            waves = [processor.load(self.wave(ref), 16_000) for ref in refs]
+            waves = [processor.load(self.wave(ref), SAMPLING_RATE) for ref in refs]
             counts = [processor.audio_token_count(w) for w in waves]
             windows = [w for wave in waves for w in processor.windows(wave)]
             if windows:
                 item["input_features"] = torch.from_numpy(log_mel(processor.feature_extractor, windows))
                 item["audio_lengths"] = torch.tensor(
-                    [n for wave in waves for n in window_frames(-(-wave.size // 320))], dtype=torch.long)
+                    [n for wave in waves for n in window_frames(clip_frames(wave.size))], dtype=torch.long)
         encoded = processor.encode_text([prompt], counts, [target])
         item["input_ids"], item["labels"] = encoded["input_ids"][0], encoded["labels"][0]
         if self.teacher:

@@ -15,12 +15,12 @@ Columns: id, frames (float16 list: the `[num_frames, dim]` matrix flattened row-
 Shards follow the rules of `voxlm.data.shards`: written to a temporary folder and renamed, skipped on
 a rerun, rebuilt when unreadable or when their audio shard or the encoder changed.
 
-Frames per clip: Whisper reads 30 s windows padded to 3000 mel frames and outputs 1500 frames (50/s);
-only the first `encoder_frames(window_samples)` of each window are real and kept. A clip longer than
-30 s is cut into consecutive 30 s windows exactly as `VoxLMProcessor.windows` does, each window is
-encoded on its own, and the trimmed frames are concatenated: every window but the last contributes
-exactly 1500 frames, so `split_windows(frames)` recovers the per-window matrices (one `audio_frames`
-row each, as the processor feeds them to the model).
+Frames per clip (the window arithmetic is `voxlm.model.processing_voxlm`'s): the encoder gives 50
+frames/s, at most 1500 per 30 s window. A clip longer than 30 s is cut into consecutive 30 s windows
+exactly as `VoxLMProcessor.windows` does, each window is encoded on its own at its real length, and
+the frames are concatenated: every window but the last contributes exactly 1500 frames, so
+`split_windows(frames)` recovers the per-window matrices (one `audio_frames` row each, as the
+processor feeds them to the model).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..audio.io import SAMPLING_RATE
 from ..files import write_json_atomic
 from .shards import (
     FORMAT_VERSION,
@@ -54,11 +53,10 @@ from .shards import (
 )
 
 __all__ = [
-    "FeatureStore", "AudioStore", "compute_features", "encode_clips", "split_windows", "features_dir",
-    "add_features_arguments", "run_features", "WINDOW_FRAMES",
+    "FeatureStore", "AudioStore", "compute_features", "encode_clips", "features_dir",
+    "add_features_arguments", "run_features",
 ]
 
-WINDOW_FRAMES = 1500  # encoder frames per full 30 s window
 FEATURES_RECORD = "features.json"
 
 
@@ -70,11 +68,6 @@ def features_dir(synth_dir: str | os.PathLike, audio_model: str) -> Path:
 def _model_name(audio_model: str) -> str:
     """An asset name as is; a local folder by its last component."""
     return Path(audio_model).name if ("/" in audio_model or os.sep in audio_model) else audio_model
-
-
-def split_windows(frames: np.ndarray) -> list[np.ndarray]:
-    """A clip's cached frames `[frames, dim]` -> one `[<=1500, dim]` matrix per 30 s encoder window."""
-    return [frames[i : i + WINDOW_FRAMES] for i in range(0, len(frames), WINDOW_FRAMES)] or [frames]
 
 
 # ---- reading Arrow shards without Python lists ----------------------------------------------
@@ -454,19 +447,21 @@ def compute_features(
 
 
 def _features_record(root: Path, audio_model: str, identity: str, dim: int, num_shards: int, this_run: dict) -> dict:
+    from ..model.processing_voxlm import FRAMES_PER_SECOND, WINDOW_FRAMES
+
     records = complete_shard_records(root, num_shards)
     complete = list(records)
     clips = sum(r["rows"] for r in records.values())
     frames = sum(r["frames"] for r in records.values())
     return {
         "format": FORMAT_VERSION, "audio_model": audio_model, "encoder": identity, "dim": dim, "dtype": "float16",
-        "frames_per_second": SAMPLING_RATE // 320, "window_frames": WINDOW_FRAMES,
+        "frames_per_second": FRAMES_PER_SECOND, "window_frames": WINDOW_FRAMES,
         "columns": ["id", "frames", "num_frames"],
         "layout": "frames = the [num_frames, dim] matrix flattened row-major; windows of 1500 frames per 30 s",
         "shards": num_shards, "shards_complete": len(complete),
         "missing_shards": [k for k in range(num_shards) if k not in set(complete)],
         "complete": len(complete) == num_shards, "clips": clips, "frames": frames,
-        "audio_hours_covered": round(frames / (SAMPLING_RATE // 320) / 3600, 4),
+        "audio_hours_covered": round(frames / FRAMES_PER_SECOND / 3600, 4),
         "last_run": this_run,
     }
 

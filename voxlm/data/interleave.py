@@ -21,6 +21,7 @@ import random
 from dataclasses import asdict, dataclass, field, fields
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
+from ..audio.io import SAMPLING_RATE
 from ..tts.text import split_sentences
 from .corpora.text import Document
 
@@ -350,7 +351,7 @@ def build_inputs(
     processor,
     label_text_before_audio: bool = False,
     add_eos: bool = True,
-    sampling_rate: int = 16_000,
+    sampling_rate: int = SAMPLING_RATE,
 ) -> dict:
     """One sample's model inputs: `[text][<|audio|> x n][text]...` with labels for continuing the text.
 
@@ -378,9 +379,8 @@ def build_inputs(
     import numpy as np
     import torch
 
-    from ..audio.io import SAMPLING_RATE
     from ..model.connector import num_audio_tokens
-    from ..model.processing_voxlm import WINDOW_SECONDS, encoder_frames
+    from ..model.processing_voxlm import WINDOW_FRAMES
 
     speech = sample.speech_segments
     if len(clips) != len(speech):
@@ -404,10 +404,9 @@ def build_inputs(
     else:
         raise ValueError("clips of one sample must all be raw audio, all cached frames [frames, dim], or all frame counts")
     if "audio_lengths" not in audio and clips:
-        window = encoder_frames(WINDOW_SECONDS * SAMPLING_RATE)
-        too_long = [n for n in frame_counts if not 0 < n <= window]
+        too_long = [n for n in frame_counts if not 0 < n <= WINDOW_FRAMES]
         if too_long:
-            raise ValueError(f"a cached clip must hold 1..{window} encoder frames (one 30 s window), got {too_long}")
+            raise ValueError(f"a cached clip must hold 1..{WINDOW_FRAMES} encoder frames (one 30 s window), got {too_long}")
         counts = [num_audio_tokens(n, processor.stack_factor) for n in frame_counts]
         audio["audio_lengths"] = torch.tensor(frame_counts, dtype=torch.long)
 

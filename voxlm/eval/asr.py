@@ -26,10 +26,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..audio.io import SAMPLING_RATE
 from ..data.tasks import TASKS
+from ..files import write_atomic, write_jsonl_atomic
 from ..tts import HELD_OUT_VOICES, split_sentences
 from .baselines import Item, ItemSet
-from ..files import write_atomic, write_jsonl_atomic
 from .clips import build_clips
 from .files import BenchmarkDataError, first_per_condition, read_jsonl, resolve_audio, unique_key
 from .generalize import PASSAGES
@@ -73,7 +74,7 @@ def decode_g722(source: Path, target: Path) -> Path:
             raise BenchmarkDataError("decoding the Asterisk prompts needs ffmpeg: run `apt-get install ffmpeg`")
 
         def run(tmp: Path) -> None:
-            proc = subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "g722", "-i", str(source), "-ar", "16000",
+            proc = subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "g722", "-i", str(source), "-ar", str(SAMPLING_RATE),
                                    "-ac", "1", "-f", "wav", str(tmp)], capture_output=True, text=True)
             if proc.returncode != 0:
                 raise BenchmarkDataError(f"{source}: ffmpeg could not decode it as G.722: {proc.stderr.strip()}")

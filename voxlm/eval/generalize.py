@@ -23,9 +23,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..data.tasks import SPLITS, TASKS, prompts_for, tasks_for
+from ..files import write_jsonl_atomic
 from ..tts import HELD_OUT_VOICES
 from .baselines import Item, ItemSet
-from ..files import write_jsonl_atomic
 from .clips import build_clips
 from .files import BenchmarkDataError, first_per_condition, read_jsonl, resolve_audio, unique_key
 from .metrics import corpus_wer, mean, rouge_l, word_accuracy

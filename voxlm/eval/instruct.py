@@ -37,9 +37,9 @@ import numpy as np
 
 from .. import ifeval
 from ..data.constraints import sample_constraints
+from ..files import write_jsonl_atomic
 from ..tts import HELD_OUT_VOICES
 from .baselines import Item, ItemSet
-from ..files import write_jsonl_atomic
 from .clips import build_clips
 from .files import BenchmarkDataError, first_per_condition, read_jsonl, resolve_audio, unique_key
 

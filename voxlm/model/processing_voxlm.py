@@ -5,6 +5,11 @@ Each placeholder is expanded to exactly as many positions as its audio yields af
 audio embeddings in place. Audio longer than Whisper's 30 s window is split into consecutive
 windows that fill one placeholder together. Log-mels cover each window's real length only (the
 encoder runs on that length, not on a 30 s pad: see `run_encoder`).
+
+The window arithmetic lives here and only here (the dataset readers, `voxlm features` and the
+InSerter inputs import it): `WINDOW_SECONDS`, `WINDOW_SAMPLES`, `SAMPLES_PER_FRAME`,
+`FRAMES_PER_SECOND`, `WINDOW_FRAMES`; `clip_frames` / `encoder_frames` (samples -> frames),
+`window_frames` (a clip's frames per window), `split_windows` (a frames matrix -> per-window matrices).
 """
 
 from __future__ import annotations
@@ -23,13 +28,20 @@ from .configuration_voxlm import VoxLMConfig
 from .connector import num_audio_tokens
 
 WINDOW_SECONDS = 30
+WINDOW_SAMPLES = WINDOW_SECONDS * SAMPLING_RATE  # 480_000
 SAMPLES_PER_FRAME = 320  # 10 ms mel hop x conv stride 2: one Whisper encoder frame per 20 ms
-WINDOW_FRAMES = WINDOW_SECONDS * SAMPLING_RATE // SAMPLES_PER_FRAME  # 1500
+FRAMES_PER_SECOND = SAMPLING_RATE // SAMPLES_PER_FRAME  # 50
+WINDOW_FRAMES = WINDOW_SAMPLES // SAMPLES_PER_FRAME  # 1500
+
+
+def clip_frames(num_samples: int) -> int:
+    """Encoder frames of a whole clip of this many 16 kHz samples, over all its 30 s windows."""
+    return math.ceil(num_samples / SAMPLES_PER_FRAME)
 
 
 def encoder_frames(num_samples: int) -> int:
     """Encoder frames that carry this many 16 kHz samples (at most one 30 s window's 1500)."""
-    return min(math.ceil(num_samples / SAMPLES_PER_FRAME), WINDOW_FRAMES)
+    return min(clip_frames(num_samples), WINDOW_FRAMES)
 
 
 def log_mel(feature_extractor: WhisperFeatureExtractor, windows: Sequence[np.ndarray]) -> np.ndarray:
@@ -41,7 +53,7 @@ def log_mel(feature_extractor: WhisperFeatureExtractor, windows: Sequence[np.nda
     for the processor, the dataset readers and `voxlm features`, so cached frames equal computed ones.
     """
     longest = max((w.size for w in windows), default=0)
-    if longest > WINDOW_SECONDS * SAMPLING_RATE:
+    if longest > WINDOW_SAMPLES:
         raise ValueError(f"a window holds at most {WINDOW_SECONDS} s of audio, got {longest / SAMPLING_RATE:.1f} s: "
                          "split clips with VoxLMProcessor.windows first")
     padded = [np.pad(w, (0, (encoder_frames(w.size) + 1) * SAMPLES_PER_FRAME - w.size)) for w in windows]
@@ -52,6 +64,15 @@ def window_frames(total_frames: int) -> list[int]:
     """Real encoder frames of each 30 s window of a clip with `total_frames` frames in all."""
     full, rest = divmod(total_frames, WINDOW_FRAMES)
     return [WINDOW_FRAMES] * full + ([rest] if rest else [])
+
+
+def split_windows(frames: np.ndarray) -> list[np.ndarray]:
+    """A clip's frames `[frames, dim]` (its windows' frames concatenated) -> one `[<=1500, dim]` matrix per window.
+
+    Every window but the last holds exactly `WINDOW_FRAMES`, so the cut is where the encoder's was
+    (as `window_frames` counts them, and `VoxLMProcessor.windows` cuts the wave: no frames, no window).
+    """
+    return [frames[i : i + WINDOW_FRAMES] for i in range(0, len(frames), WINDOW_FRAMES)]
 
 
 class VoxLMProcessor:
@@ -106,11 +127,10 @@ class VoxLMProcessor:
 
     @staticmethod
     def windows(wave: np.ndarray) -> list[np.ndarray]:
-        step = WINDOW_SECONDS * SAMPLING_RATE
-        return [wave[i : i + step] for i in range(0, wave.size, step)]
+        return [wave[i : i + WINDOW_SAMPLES] for i in range(0, wave.size, WINDOW_SAMPLES)]
 
     def audio_token_count(self, wave: np.ndarray) -> int:
-        return self.frames_token_count(math.ceil(wave.size / SAMPLES_PER_FRAME))
+        return self.frames_token_count(clip_frames(wave.size))
 
     def frames_token_count(self, total_frames: int) -> int:
         """Positions a clip of `total_frames` encoder frames fills: each 30 s window is stacked on its own."""
