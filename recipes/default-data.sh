@@ -9,22 +9,13 @@ mkdir -p $D
 VOICES=piper:joe,hibari:heart,kokoro:alpha,flite:kal16,flite:rms,flite:slt,espeak:en-us+m3,espeak:en-gb+f3
 TEACHER=smollm2-135m-instruct   # the student's own LLM: behaviour imitation of itself
 
-# 1. Text: short fortunes (spoken passages) and short ShareGPT user instructions, train split, shuffled.
+# 1. Text: short fortunes (spoken passages) and short ShareGPT user instructions, train split, shuffled
+#    and cut into the parts the later steps use (instr_more is step 8's).
 voxlm corpus fortunes -o $D/all_passages.jsonl --min-words 12 --max-words 45
 voxlm corpus sharegpt-instructions -o $D/all_instr.jsonl --max-words 30
-python - "$D" <<'PY'
-import json, random, sys
-d = sys.argv[1]
-def take(src, parts):
-    rows = [json.loads(l) for l in open(f"{d}/{src}")]
-    random.Random(0).shuffle(rows)
-    start = 0
-    for name, n in parts:
-        open(f"{d}/{name}", "w").write("".join(json.dumps(r) + "\n" for r in rows[start:start + n]))
-        start += n
-take("all_passages.jsonl", [("mtbi_passages.jsonl", 400), ("inserter_passages.jsonl", 1000), ("eval_passages.jsonl", 100)])
-take("all_instr.jsonl", [("instr_train.jsonl", 300), ("instr_eval.jsonl", 40)])
-PY
+voxlm split-jsonl $D/all_passages.jsonl --seed 0 \
+    $D/mtbi_passages.jsonl:400 $D/inserter_passages.jsonl:1000 $D/eval_passages.jsonl:100
+voxlm split-jsonl $D/all_instr.jsonl --seed 0 $D/instr_train.jsonl:300 $D/instr_eval.jsonl:40 $D/instr_more.jsonl:600
 
 # 2. InSerter samples; MTBI and spoken-instruction examples answered by the teacher.
 voxlm interleave $D/inserter_passages.jsonl --out $D/inserter
@@ -37,23 +28,12 @@ voxlm imitate $D/instr_eval.jsonl --mode instruct --out $D/instruct-eval --teach
 # 3. Train/eval files. InSerter samples are kept only when labelled text follows their first speech:
 #    with the LLM frozen, pure-text samples (and samples whose speech is the last segment) give the
 #    connector no gradient; they matter only when LoRA trains the LLM.
-python - "$D" <<'PY'
-import json, sys
-d = sys.argv[1]
-def keep(src, dst, pred=lambda r: True):
-    rows = [json.loads(l) for l in open(f"{d}/{src}")]
-    open(f"{d}/{dst}", "w").write("".join(json.dumps(r) + "\n" for r in rows if pred(r)))
-def text_after_speech(r):
-    segs = r["segments"]
-    first = next((i for i, s in enumerate(segs) if s["kind"] == "speech"), len(segs))
-    return any(s["kind"] == "text" and s["loss"] for s in segs[first + 1:])
-keep("inserter/samples.jsonl", "inserter/train.jsonl", text_after_speech)
-keep("inserter-eval/samples.jsonl", "inserter/eval.jsonl", text_after_speech)
-keep("mtbi/examples.jsonl", "mtbi/train.jsonl")
-keep("mtbi-eval/examples.jsonl", "mtbi/eval.jsonl")
-keep("instruct/examples.jsonl", "instruct/train.jsonl")
-keep("instruct-eval/examples.jsonl", "instruct/eval.jsonl")
-PY
+voxlm split-jsonl $D/inserter/samples.jsonl $D/inserter/train.jsonl --require-text-after-speech
+voxlm split-jsonl $D/inserter-eval/samples.jsonl $D/inserter/eval.jsonl --require-text-after-speech
+for s in mtbi instruct; do
+    voxlm split-jsonl $D/$s/examples.jsonl $D/$s/train.jsonl
+    voxlm split-jsonl $D/$s-eval/examples.jsonl $D/$s/eval.jsonl
+done
 
 # 4. Speech for every clip the examples name (three synth folders, so each stage can start as soon as
 #    its own clips exist), then the cached encoder frames. One torch/ONNX thread per process: two
@@ -68,13 +48,7 @@ for s in speech speech-inserter-eval speech-imitate; do voxlm features $D/$s --a
 # 5. Speech-only data for aligning the connector (recipes/align.yaml): 3,900 more passages, about 7.7 h
 #    (25 min of synthesis + 40 min of features on 2 cores). Passages also in eval_passages are
 #    spoken here too, and left out of training by the align recipe.
-python - "$D" <<'PY'
-import json, random, sys
-d = sys.argv[1]
-rows = [json.loads(l) for l in open(f"{d}/all_passages.jsonl")]
-random.Random(1).shuffle(rows)
-open(f"{d}/starter_requests.jsonl", "w").write("".join(json.dumps({"id": r["id"], "text": r["text"]}) + "\n" for r in rows[:3900]))
-PY
+voxlm select $D/all_passages.jsonl -o $D/starter_requests.jsonl --seed 1 --limit 3900
 voxlm synth $D/starter_requests.jsonl $D/starter --voices $VOICES --num-workers 2
 voxlm features $D/starter --audio-model whisper-tiny.en
 
@@ -84,41 +58,12 @@ voxlm features $D/starter --audio-model whisper-tiny.en
 voxlm corpus sharegpt -o $D/all_sharegpt.jsonl --limit 6000
 voxlm corpus gcide -o $D/all_gcide.jsonl --min-words 10 --max-words 45
 voxlm corpus sharegpt-instructions -o $D/all_instr_long.jsonl --min-words 6 --max-words 45
-python - "$D" <<'PY'
-import json, random, sys
-from voxlm.tts.text import split_sentences
-d = sys.argv[1]
-def rows(name):
-    out = [json.loads(l) for l in open(f"{d}/{name}")]
-    random.Random(2).shuffle(out)
-    return out
-def plain(text):  # code and markup read badly and teach nothing
-    return not any(c in text for c in "{}[]<>=_#*|\\`/")
-def first_chunk(text, lo=15, hi=45):
-    chunk = []
-    for s in split_sentences(text):
-        if not plain(s):
-            chunk = []
-            continue
-        chunk.append(s)
-        n = len(" ".join(chunk).split())
-        if n > hi:
-            chunk = [s] if len(s.split()) <= hi else []
-        elif n >= lo:
-            return " ".join(chunk)
-    return None
-spoken = {json.loads(l)["text"] for f in ("instr_train.jsonl", "instr_eval.jsonl") for l in open(f"{d}/{f}")}
-requests = []
-for r in rows("all_sharegpt.jsonl"):
-    if len(requests) == 1600:
-        break
-    if (text := first_chunk(r["text"])) is not None:
-        requests.append({"id": r["id"] + "#chunk", "text": text})
-requests += [{"id": r["id"], "text": r["text"]} for r in rows("all_instr_long.jsonl") if r["text"] not in spoken
-             and plain(r["text"])][:1000]
-requests += [{"id": r["id"], "text": r["text"]} for r in rows("all_gcide.jsonl")[:600]]
-open(f"{d}/broad_requests.jsonl", "w").write("".join(json.dumps(r) + "\n" for r in requests))
-PY
+# Each part is drawn from its own shuffle (seed 2); code and markup read badly and teach nothing.
+voxlm select $D/all_sharegpt.jsonl -o $D/broad_sharegpt.jsonl --seed 2 --limit 1600 --plain --chunk 15:45 --id-suffix '#chunk'
+voxlm select $D/all_instr_long.jsonl -o $D/broad_instr.jsonl --seed 2 --limit 1000 --plain \
+    --skip-texts-in $D/instr_train.jsonl $D/instr_eval.jsonl
+voxlm select $D/all_gcide.jsonl -o $D/broad_gcide.jsonl --seed 2 --limit 600
+cat $D/broad_{sharegpt,instr,gcide}.jsonl > $D/broad_requests.jsonl && rm $D/broad_{sharegpt,instr,gcide}.jsonl
 voxlm synth $D/broad_requests.jsonl $D/broad --voices $VOICES --num-workers 2
 voxlm features $D/broad --audio-model whisper-tiny.en
 
@@ -126,45 +71,23 @@ voxlm features $D/broad --audio-model whisper-tiny.en
 #    hears them as common words ("France" -> "friends"). 1,400 GCIDE definitions and 70 ShareGPT answer
 #    chunks that name a place from the list below, none already spoken above (1,470 clips, ~25 min on
 #    2 cores). No text mentions a capital: the bundled sample question stays unseen.
-python - "$D" <<'PY'
-import json, random, re, sys
-from voxlm.tts.text import split_sentences
-d = sys.argv[1]
-places = re.compile(r"\b(" + "|".join("""France Germany Italy Spain Portugal England Scotland Ireland Wales Britain
-    Greece Turkey Russia Poland Sweden Norway Denmark Holland Belgium Switzerland Austria Hungary Egypt Africa India
-    China Japan Persia Arabia Brazil Mexico Peru Chile Canada America Australia Europe Asia Paris London Rome Berlin
-    Madrid Vienna Athens Lisbon Moscow Venice Naples Florence Scandinavia Siberia Syria Palestine""".split()) + r")\b")
-def rows(name):
-    out = [json.loads(l) for l in open(f"{d}/{name}")]
-    random.Random(3).shuffle(out)
-    return out
-def usable(text):
-    return places.search(text) and "capital" not in text.lower() and not any(c in text for c in "{}[]<>=_#*|\\`/")
-spoken = {json.loads(l)["id"] for l in open(f"{d}/broad_requests.jsonl")}
-requests = [{"id": r["id"], "text": r["text"]} for r in rows("all_gcide.jsonl") if r["id"] not in spoken and usable(r["text"])][:1400]
-for r in rows("all_sharegpt.jsonl"):
-    sentences = split_sentences(r["text"])
-    for i, s in enumerate(sentences):  # the first sentence naming a place, one sentence either side of it
-        if usable(s):
-            chunk = " ".join(sentences[max(0, i - 1):i + 2])
-            if 15 <= len(chunk.split()) <= 45 and usable(chunk):
-                requests.append({"id": f"{r['id']}#places", "text": chunk})
-            break
-open(f"{d}/places_requests.jsonl", "w").write("".join(json.dumps(r) + "\n" for r in requests))
-PY
+PLACES="France|Germany|Italy|Spain|Portugal|England|Scotland|Ireland|Wales|Britain|Greece|Turkey|Russia|Poland|Sweden"
+PLACES+="|Norway|Denmark|Holland|Belgium|Switzerland|Austria|Hungary|Egypt|Africa|India|China|Japan|Persia|Arabia|Brazil"
+PLACES+="|Mexico|Peru|Chile|Canada|America|Australia|Europe|Asia|Paris|London|Rome|Berlin|Madrid|Vienna|Athens|Lisbon"
+PLACES+="|Moscow|Venice|Naples|Florence|Scandinavia|Siberia|Syria|Palestine"
+NAMES_A_PLACE=(--match "\b($PLACES)\b" --exclude capital --plain)
+voxlm select $D/all_gcide.jsonl -o $D/places_gcide.jsonl --seed 3 --limit 1400 "${NAMES_A_PLACE[@]}" \
+    --skip-ids-in $D/broad_requests.jsonl
+# The first sentence of an answer that names a place, with one sentence either side of it.
+voxlm select $D/all_sharegpt.jsonl -o $D/places_sharegpt.jsonl --seed 3 "${NAMES_A_PLACE[@]}" --around-match 15:45 \
+    --id-suffix '#places'
+cat $D/places_{gcide,sharegpt}.jsonl > $D/places_requests.jsonl && rm $D/places_{gcide,sharegpt}.jsonl
 voxlm synth $D/places_requests.jsonl $D/places --voices $VOICES --num-workers 2
 voxlm features $D/places --audio-model whisper-tiny.en
 
 # 8. More spoken instructions: step 2's 300 are few next to the connector's other training data. The
-#    next 600 of step 1's shuffled instructions (none of them in instr_eval), answered by the teacher
-#    and spoken like step 2's (~30 min on 2 cores, most of it the teacher).
-python - "$D" <<'PY'
-import json, random, sys
-d = sys.argv[1]
-rows = [json.loads(l) for l in open(f"{d}/all_instr.jsonl")]
-random.Random(0).shuffle(rows)  # step 1's order: instr_train and instr_eval are rows[:340]
-open(f"{d}/instr_more.jsonl", "w").write("".join(json.dumps(r) + "\n" for r in rows[340:940]))
-PY
+#    next 600 of step 1's shuffled instructions (instr_more.jsonl, none of them in instr_eval), answered
+#    by the teacher and spoken like step 2's (~30 min on 2 cores, most of it the teacher).
 voxlm imitate $D/instr_more.jsonl --mode instruct --out $D/instruct-more --teacher $TEACHER --batch-size 16 --max-new-tokens 64 --seed 1
 voxlm synth $D/instruct-more/clips.jsonl $D/speech-instruct-more --voices $VOICES --num-workers 2
 voxlm features $D/speech-instruct-more --audio-model whisper-tiny.en

@@ -2,7 +2,7 @@
 
     write_text_atomic(path, text)          write_json_atomic(path, obj)
     write_jsonl_atomic(path, records)      read_jsonl(path, required=("id", "text"))
-    write_atomic(path, lambda tmp: sf.write(str(tmp), wave, 16_000, format="WAV"))
+    write_atomic(path, lambda tmp: sf.write(str(tmp), wave, SAMPLING_RATE, format="WAV"))
 
 Every write goes to a temporary sibling that is renamed over `path` only once complete, so a
 killed step never leaves a half-written file where a finished one is expected (and a reader on

@@ -72,6 +72,21 @@ class InterleavedSample:
         return len(self.speech_segments)
 
     @property
+    def first_speech(self) -> int:
+        """Index of the first speech segment (`len(segments)` when there is none)."""
+        return next((i for i, s in enumerate(self.segments) if s.kind == SPEECH), len(self.segments))
+
+    @property
+    def has_text_after_speech(self) -> bool:
+        """True when some labelled text follows the first speech segment.
+
+        Only those tokens can see audio under causal attention, so with the LLM frozen they are the
+        sample's only loss that reaches the connector: pure-text samples and samples that end in
+        their speech train it not at all (they matter only when LoRA trains the LLM).
+        """
+        return any(s.kind == TEXT and s.loss for s in self.segments[self.first_speech + 1 :])
+
+    @property
     def speech_ratio(self) -> float:
         """Spoken words / all words, prompts (`loss=False` text) not counted."""
         spoken = sum(len(s.text.split()) for s in self.speech_segments)
@@ -410,7 +425,7 @@ def build_inputs(
         counts = [num_audio_tokens(n, processor.stack_factor) for n in frame_counts]
         audio["audio_lengths"] = torch.tensor(frame_counts, dtype=torch.long)
 
-    first_audio = next((i for i, s in enumerate(sample.segments) if s.kind == SPEECH), len(sample.segments))
+    first_audio = sample.first_speech
     ids: list[int] = []
     labels: list[int] = []
     clip_counts = iter(counts)
