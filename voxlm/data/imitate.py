@@ -16,18 +16,16 @@ import argparse
 import hashlib
 import json
 import random
-import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..files import read_jsonl, write_json_atomic, write_jsonl_atomic
+from ..tts.text import split_sentences
 from .constraints import sample_constraints
 from .examples import Example, write_examples
 from .tasks import TASKS, sample_prompts
-
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
 
 
 @dataclass
@@ -56,7 +54,7 @@ def plan_mtbi(passages: Iterable[dict], split: str = "train", per_passage: int =
         pid, text = str(passage["id"]), passage["text"].strip()
         rng = _rng(seed, pid)
         for n, (task, wording) in enumerate(sample_prompts(rng, split, per_passage)):
-            sentences = _SENTENCE.split(text)
+            sentences = split_sentences(text)
             if task != "transcribe" and len(sentences) > 1 and rng.random() < interleave:
                 cut = rng.randint(1, len(sentences) - 1)
                 head, tail = " ".join(sentences[:cut]), " ".join(sentences[cut:])
