@@ -54,6 +54,7 @@ from ..audio.augment import Augmentation, inject_disfluencies, random_augmentati
 from ..audio.io import SAMPLING_RATE
 from ..files import read_jsonl, write_json_atomic
 from ..tts import HELD_OUT_VOICES, TRAIN_VOICES, EngineUnavailable, speak, voice_info, voice_split
+from .seeds import derived_seed
 from .shards import (FORMAT_VERSION, MANIFEST, audio_features, complete_shard_records, list_array, needs_build,
                      owned_shards, write_shard_atomically)
 from .speech import AugmentationFailed, render_speech
@@ -172,12 +173,6 @@ def read_requests(path: str | os.PathLike) -> list[SynthRequest]:
 
 
 # ---- per-request choices (pure functions of request + settings) ----------------------------
-
-
-def derived_seed(seed: int, request_id: str, purpose: str) -> int:
-    """A 63-bit seed from (run seed, request id, purpose): independent of order, sharding and workers."""
-    digest = hashlib.sha256(f"{purpose}\0{seed}\0{request_id}".encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "little") >> 1
 
 
 def choose_voice(request_id: str, pool: Sequence[str], seed: int = 0) -> str:
