@@ -13,7 +13,6 @@ Work is done in chunks written atomically to `OUT/parts/`; a rerun skips finishe
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 import time
@@ -25,6 +24,7 @@ from ..files import read_jsonl, write_json_atomic, write_jsonl_atomic
 from ..tts.text import split_sentences
 from .constraints import sample_constraints
 from .examples import Example, write_examples
+from .seeds import derived_seed
 from .tasks import TASKS, sample_prompts
 
 
@@ -39,10 +39,6 @@ class Plan:
     known_answer: str | None = None  # set when no teacher is needed (a transcript is its own answer)
 
 
-def _rng(*parts) -> random.Random:
-    return random.Random(int(hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:16], 16))
-
-
 def _audio(clip_id: str, text: str) -> dict:
     return {"type": "audio", "audio": clip_id, "text": text}
 
@@ -52,7 +48,7 @@ def plan_mtbi(passages: Iterable[dict], split: str = "train", per_passage: int =
     """Passages `{id, text}` x task prompts of `split` -> plans, deterministic in (seed, passage id)."""
     for passage in passages:
         pid, text = str(passage["id"]), passage["text"].strip()
-        rng = _rng(seed, pid)
+        rng = random.Random(derived_seed(seed, pid, "mtbi"))
         for n, (task, wording) in enumerate(sample_prompts(rng, split, per_passage)):
             sentences = split_sentences(text)
             if task != "transcribe" and len(sentences) > 1 and rng.random() < interleave:
@@ -79,7 +75,7 @@ def plan_instruct(instructions: Iterable[dict], constraint_rate: float = 0.5, se
     """Instructions `{id, text}` -> plans where the whole user turn is spoken."""
     for item in instructions:
         iid, text = str(item["id"]), item["text"].strip()
-        rng = _rng(seed, "instruct", iid)
+        rng = random.Random(derived_seed(seed, iid, "instruct"))
         meta = {"task": "instruct", "variant": "speech"}
         if rng.random() < constraint_rate:
             instruction_id, kwargs, sentence = sample_constraints(rng)[0]

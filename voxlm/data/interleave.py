@@ -24,6 +24,7 @@ from typing import Iterable, Iterator, NamedTuple, Sequence
 from ..audio.io import SAMPLING_RATE
 from ..tts.text import split_sentences
 from .corpora.text import Document
+from .seeds import derived_seed
 
 TEXT, SPEECH = "text", "speech"
 IGNORE_INDEX = -100
@@ -335,7 +336,7 @@ def make_sample(doc: Document, config: MixConfig | None = None, seed: int = 0) -
     order and of how the corpus is sharded across workers.
     """
     config = config or MixConfig()
-    rng = random.Random(f"{seed}:{doc.id}")
+    rng = random.Random(derived_seed(seed, doc.id, "interleave"))
     draw = rng.random()
     if draw < config.speech_tasks:
         return asr_sample(doc, rng, config)
