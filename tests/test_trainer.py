@@ -170,7 +170,7 @@ def test_a_chain_stops_at_a_stage_that_was_stopped(tmp_path, monkeypatch):
         return tmp_path / config.recipe / "final"
 
     monkeypatch.setattr(run_module, "train", stopped_early)
-    code = run_module.run(argparse.Namespace(recipe=str(tmp_path / "chain.yaml"), overrides=[], resume=False))
+    code = run_module.run_train(argparse.Namespace(recipe=str(tmp_path / "chain.yaml"), overrides=[], resume=False))
     assert code == 1 and started == ["a"]
 
 
