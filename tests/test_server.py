@@ -333,10 +333,10 @@ def test_a_data_url_prefix_is_accepted(serve, clip):
 def test_serve_verb_defaults_to_loopback():
     import argparse
 
-    from voxlm.serve.server import add_arguments
+    from voxlm.serve.server import add_serve_arguments
 
     parser = argparse.ArgumentParser()
-    add_arguments(parser)
+    add_serve_arguments(parser)
     args = parser.parse_args([])
     assert (args.host, args.port, args.model) == ("127.0.0.1", 8000, None)
 

@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m voxlm.eval.cli ...` until the verb is registered in voxlm/cli.py."""
     parser = argparse.ArgumentParser(prog="voxlm eval", description=__doc__.splitlines()[0])
     add_eval_arguments(parser)
-    return run(parser.parse_args(argv))
+    return run_eval(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

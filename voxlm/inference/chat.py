@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import torch
 from transformers import BatchFeature
 
+from ..audio.io import SAMPLING_RATE
 from ..model import VoxLMModel, VoxLMProcessor, load_voxlm
 from .decoding import Decoder, Row, Sampling
 
@@ -109,7 +110,7 @@ class SpeechChat:
         if self.max_prompt_tokens and sum(map(len, texts)) > self.max_prompt_tokens * self._chars_per_token:
             raise PromptTooLong(None, self.max_prompt_tokens)
         prompt, clips = self.processor.apply_chat_template(marked)
-        waves = [self.processor.load(clip, 16_000) for clip in clips]
+        waves = [self.processor.load(clip, SAMPLING_RATE) for clip in clips]
         counts = iter([self.processor.audio_token_count(w) for w in waves])
         ids: list[int] = []
         for i, piece in enumerate(_TEXT_MARK.split(prompt)):
@@ -121,7 +122,7 @@ class SpeechChat:
                 ids += self.processor.encode_text([piece], placeholders, padding=False, return_tensors=None)["input_ids"][0]
         if self.max_prompt_tokens and len(ids) > self.max_prompt_tokens:
             raise PromptTooLong(len(ids), self.max_prompt_tokens)  # before the audio features are computed
-        inputs = (self.processor(self.processor.audio_token * len(waves), waves, sampling_rate=16_000) if waves
+        inputs = (self.processor(self.processor.audio_token * len(waves), waves, sampling_rate=SAMPLING_RATE) if waves
                   else BatchFeature({}))
         inputs["input_ids"] = torch.tensor([ids])
         inputs["attention_mask"] = torch.ones_like(inputs["input_ids"])
@@ -211,7 +212,7 @@ class SpeechChat:
     def transcribe(self, clips: Sequence) -> list[str]:
         """What the model hears: the connector's greedy CTC transcript of each clip (path, bytes or 16 kHz
         array), with no Whisper decoder and no LLM pass."""
-        inputs = self.processor([self.processor.audio_token] * len(clips), list(clips), sampling_rate=16_000)
+        inputs = self.processor([self.processor.audio_token] * len(clips), list(clips), sampling_rate=SAMPLING_RATE)
         ids = self.model.transcribe(**inputs)
         return [text.strip() for text in self.processor.batch_decode(ids)]
 

@@ -28,6 +28,7 @@ from transformers.modeling_outputs import CausalLMOutput, CausalLMOutputWithPast
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from ..assets import resolve_model_path
+from ..files import write_atomic
 from .configuration_voxlm import VoxLMConfig
 from .connector import StackingConnector, num_audio_tokens
 from .soft_tokens import clip_starts, greedy_ctc, soft_token_mix
@@ -311,9 +312,7 @@ class VoxLMModel(PreTrainedModel):
         self.config.save_pretrained(directory)
         self.language_model.generation_config.save_pretrained(directory)
         state = {name: t.contiguous().cpu() for name, t in self.trainable_state_dict().items()}
-        partial = directory / f".{WEIGHTS_NAME}.partial"
-        save_file(state, partial, metadata={"format": "pt"})
-        os.replace(partial, directory / WEIGHTS_NAME)
+        write_atomic(directory / WEIGHTS_NAME, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
 
     def load_trainable_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         expected = set(self.trainable_state_dict())

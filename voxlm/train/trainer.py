@@ -27,6 +27,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..data.transcripts import edit_distance, greedy_ctc_tokens
+from ..files import write_json_atomic, write_text_atomic
 from ..model import VoxLMConfig, VoxLMModel, VoxLMProcessor
 from ..model.configuration_voxlm import INTERFACE_SETTINGS
 from ..model.modeling_voxlm import WEIGHTS_NAME
@@ -258,7 +259,7 @@ class Trainer:
 
         config = self.config
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        (self.output_dir / "train_config.json").write_text(json.dumps(config_dict(config), indent=2))
+        write_json_atomic(self.output_dir / "train_config.json", config_dict(config), indent=2)
         if resume and self.checkpoint_dirs():
             latest = self.checkpoint_dirs()[-1]
             self.load_checkpoint(latest)
@@ -345,4 +346,4 @@ def write_model_card(directory: Path, config: TrainConfig, metrics_file: Path) -
           for e in evals],
         "",
     ]
-    (directory / "README.md").write_text("\n".join(lines))
+    write_text_atomic(directory / "README.md", "\n".join(lines))
