@@ -1,9 +1,10 @@
 """Batched decoding on the real default model (Whisper tiny.en -> connector -> SmolLM2-135M, fp32, CPU): a batch
 answers as each conversation does alone, for both audio interfaces.
 
-Tolerance: a left-padded batch runs other matrix shapes, so its fp32 sums are rounded differently. The next-token
-logits after prefill may differ from the ones computed alone by at most 1e-3 (measured: 4.9e-5 soft tokens, 4.2e-5 projector, on these
-conversations, logits of magnitude ~20); greedy answers must be the same tokens.
+Tolerance: a left-padded batch runs other matrix shapes, so its fp32 sums are rounded differently. The
+next-token logits after prefill may differ from the ones computed alone by at most 1e-3 (measured on these
+conversations: 4.9e-5 with soft tokens, 4.2e-5 with the projector, logits of magnitude ~20); greedy answers
+must be the same tokens.
 """
 
 from __future__ import annotations
