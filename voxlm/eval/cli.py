@@ -20,17 +20,18 @@ import sys
 import time
 from pathlib import Path
 
+from ..files import write_text_atomic
 from ..inference import DEFAULT_BATCH_SIZE
+from ..model.shipped import MODEL_HELP
 from .baselines import ItemSet, Systems
 from .benchmarks import ALL, BENCHMARKS, ResponseLog, evaluate
-from ..files import write_text_atomic
 from .metrics import metric_versions, package_versions
 from .report import write_report
 
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bench", choices=[*BENCHMARKS, "all"], default="all", help="which benchmark (default: all)")
-    parser.add_argument("--model", help="VoxLM checkpoint folder (default: the embedded default model)")
+    parser.add_argument("--model", help=MODEL_HELP)
     parser.add_argument("--out", required=True, help="output folder: results.json, report.md, *.png, responses/")
     parser.add_argument("--data", help="the benchmark's own JSONL instead of voxlm's built set: "
                         + "; ".join(f"{b.name}: {b.data_format}" for b in BENCHMARKS.values()))
@@ -50,10 +51,10 @@ def model_key(checkpoint: str | None, seed: int, overrides: dict | None = None) 
     """Identifies the answering model in the response log: the checkpoint's files (names, sizes,
     mtimes) and the config overrides it is used with, or the seed when the default is an untrained
     connector (seeded at load)."""
-    from ..model import DEFAULT_CHECKPOINT
+    from ..model import resolve_checkpoint
 
-    folder = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
-    if not (folder / "config.json").is_file():
+    folder = resolve_checkpoint(checkpoint)
+    if folder is None or not (folder / "config.json").is_file():
         return f"untrained-default-seed{seed}" if not checkpoint else f"missing:{checkpoint}"
     stats = sorted((p.relative_to(folder).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
                    for p in folder.rglob("*") if p.is_file())

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+
+from ..model.shipped import MODEL_HELP
 
 
 def add_chat_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("audio", help="audio file (wav, flac, ogg, mp3, ...)")
     parser.add_argument("--prompt", help="text after the audio, e.g. 'Summarize this.' (default: the audio is the instruction)")
-    parser.add_argument("--model", help="VoxLM checkpoint folder (default: the embedded default model)")
+    parser.add_argument("--model", help=MODEL_HELP)
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--timing", action="store_true", help="print time-to-first-token and total latency to stderr")
 
@@ -18,12 +19,12 @@ def add_chat_arguments(parser: argparse.ArgumentParser) -> None:
 def run_chat(args: argparse.Namespace) -> int:
     """Answer one audio file, streaming the tokens to stdout."""
     from ..audio.io import load_audio
-    from ..model import DEFAULT_CHECKPOINT, VoxLMConfig
+    from ..model import VoxLMConfig, resolve_checkpoint
     from .chat import Reply, SpeechChat, audio_question
 
     # Fail on bad or over-long audio before spending seconds loading the model: the limit is in its config file.
-    config = Path(args.model or DEFAULT_CHECKPOINT) / "config.json"
-    limit = VoxLMConfig.from_pretrained(config.parent).max_audio_seconds if config.is_file() else None
+    folder = resolve_checkpoint(args.model)  # an unknown name fails here, before the audio is read
+    limit = VoxLMConfig.from_pretrained(folder).max_audio_seconds if folder and (folder / "config.json").is_file() else None
     wave = load_audio(args.audio, max_seconds=limit)
     engine = SpeechChat.load(args.model, max_new_tokens=args.max_new_tokens)
     reply = Reply(text="", prompt_tokens=0, completion_tokens=0)
@@ -41,7 +42,7 @@ def run_chat(args: argparse.Namespace) -> int:
 
 def add_transcribe_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("audio", nargs="+", help="audio files (wav, flac, ogg, mp3, ...)")
-    parser.add_argument("--model", help="VoxLM checkpoint folder (default: the embedded default model)")
+    parser.add_argument("--model", help=MODEL_HELP)
     parser.add_argument("--batch-size", type=int, default=8, help="clips encoded together")
 
 

@@ -11,21 +11,18 @@ from .configuration_voxlm import AUDIO_TOKEN, VoxLMConfig
 from .connector import StackingConnector, num_audio_tokens
 from .modeling_voxlm import VoxLMModel
 from .processing_voxlm import VoxLMProcessor
+from .shipped import DEFAULT_CHECKPOINT, UnknownModelError, resolve_checkpoint, shipped_models
 
 AutoConfig.register(VoxLMConfig.model_type, VoxLMConfig, exist_ok=True)
-
-# The checkpoint `voxlm chat` and `voxlm serve` use when no --model is given (shipped in the package).
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "default"
-
 
 def load_voxlm(checkpoint: str | Path | None = None, **config_overrides) -> tuple[VoxLMModel, VoxLMProcessor]:
     """A ready (model, processor) pair in eval mode.
 
-    `checkpoint=None` takes the embedded default; if the package has none yet, a fresh model with an
-    untrained connector is built from the default config, and a warning says so.
+    `checkpoint` is a shipped model's name (`voxlm models`) or a checkpoint folder; None takes the embedded
+    default. If the package ships none yet, a fresh model with an untrained connector is built from the
+    default config, and a warning says so.
     """
-    if checkpoint is None and (DEFAULT_CHECKPOINT / "config.json").is_file():
-        checkpoint = DEFAULT_CHECKPOINT
+    checkpoint = resolve_checkpoint(checkpoint)
     if checkpoint is None:
         print("warning: no trained default checkpoint is installed; using an UNTRAINED connector, "
               "so answers will not reflect the audio (train one with `voxlm train`)", file=sys.stderr)
@@ -38,6 +35,6 @@ def load_voxlm(checkpoint: str | Path | None = None, **config_overrides) -> tupl
 
 
 __all__ = [
-    "AUDIO_TOKEN", "DEFAULT_CHECKPOINT", "StackingConnector", "VoxLMConfig", "VoxLMModel", "VoxLMProcessor",
-    "load_voxlm", "num_audio_tokens",
+    "AUDIO_TOKEN", "DEFAULT_CHECKPOINT", "StackingConnector", "UnknownModelError", "VoxLMConfig", "VoxLMModel",
+    "VoxLMProcessor", "load_voxlm", "num_audio_tokens", "resolve_checkpoint", "shipped_models",
 ]

@@ -50,6 +50,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..audio.io import AudioError, AudioTooLong, load_audio
 from ..inference import PromptTooLong, Reply, SpeechChat
+from ..model.shipped import MODEL_HELP
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -843,7 +844,7 @@ def _checked(kind: type, low: float, high: float | None = None, *, low_open: boo
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     positive = _checked(float, 0, low_open=True)
-    parser.add_argument("--model", help="VoxLM checkpoint folder (default: the embedded default model)")
+    parser.add_argument("--model", help=MODEL_HELP)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     parser.add_argument("--port", type=_checked(int, 1, 65535), default=8000)
     parser.add_argument("--max-new-tokens", type=_checked(int, 1), default=256,
