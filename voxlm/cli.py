@@ -29,6 +29,8 @@ VERBS = {
     "select": ("pick synth requests {id, text} from a JSONL file by rule: filters, sentence excerpts, limits",
                "data.subsets"),
     "synth": ("text -> speech dataset (Arrow shards), resumable, sharded", "data.synth"),
+    "recordings": ("your recordings + transcripts (JSONL, CSV, TSV or a folder) -> a speech dataset as synth writes it",
+                   "data.recordings"),
     "features": ("cache frozen Whisper encoder frames next to a synth dataset", "data.features"),
     "imitate": ("MTBI stage 1: the text LLM answers prompts over transcripts -> examples.jsonl + clips.jsonl",
                 "data.imitate"),
