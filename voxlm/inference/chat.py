@@ -21,8 +21,8 @@ from ..audio.io import SAMPLING_RATE
 from ..model import VoxLMModel, VoxLMProcessor, load_voxlm
 from .decoding import Decoder, Row, Sampling
 
-# Answers decoded at once by `replies` (`voxlm eval`): the fastest on 2 CPU cores (bench/eval_throughput.py).
-DEFAULT_BATCH_SIZE = 8
+# Answers decoded at once by `replies` (`voxlm eval`): of 1, 8 and 16 the fastest on 2 CPU cores (docs/batching).
+DEFAULT_BATCH_SIZE = 16
 
 
 @dataclass
