@@ -91,3 +91,25 @@ voxlm features $D/places --audio-model whisper-tiny.en
 voxlm imitate $D/instr_more.jsonl --mode instruct --out $D/instruct-more --teacher $TEACHER --batch-size 16 --max-new-tokens 64 --seed 1
 voxlm synth $D/instruct-more/clips.jsonl $D/speech-instruct-more --voices $VOICES --num-workers 2
 voxlm features $D/speech-instruct-more --audio-model whisper-tiny.en
+
+# 9. Alignment speech at scale (issue 17): the alignment stage has no LLM pass, so it can take far more
+#    speech than the LM stages. Every training voice (`--voices train`: 32 kokoro mixes, piper, hibari,
+#    flite and espeak variants), a share of clips with rate, pitch, reverb, noise or music
+#    (`--augment random`), over what users say: everyday questions and requests (the `questions`
+#    source: headword, saying, number and place questions), ShareGPT first turns, and more prose
+#    (ShareGPT answer chunks, GCIDE definitions). Train splits only; no fortune of eval_passages is
+#    quoted, no instruction of instr_eval spoken, nothing of steps 5-7 spoken twice. Shuffled, so a
+#    synthesis stopped part-way (it resumes) holds every kind. Multi-session: ~40 h of speech.
+voxlm corpus questions -o $D/all_questions.jsonl --min-words 3 --min-prose 0.6
+voxlm corpus sharegpt -o $D/all_sharegpt_more.jsonl --limit 30000
+voxlm select $D/all_questions.jsonl -o $D/scale_questions.jsonl --skip-items-in $D/eval_passages.jsonl
+voxlm select $D/all_instr_long.jsonl -o $D/scale_instr.jsonl --seed 4 --limit 8000 --plain \
+    --skip-texts-in $D/instr_eval.jsonl --skip-ids-in $D/broad_requests.jsonl
+voxlm select $D/all_sharegpt_more.jsonl -o $D/scale_sharegpt.jsonl --seed 4 --limit 5000 --plain --chunk 15:45 \
+    --id-suffix '#chunk' --skip-ids-in $D/broad_requests.jsonl $D/places_requests.jsonl
+voxlm select $D/all_gcide.jsonl -o $D/scale_gcide.jsonl --seed 4 --limit 3000 \
+    --skip-ids-in $D/broad_requests.jsonl $D/places_requests.jsonl
+cat $D/scale_{questions,instr,sharegpt,gcide}.jsonl > $D/scale_all.jsonl
+voxlm select $D/scale_all.jsonl -o $D/scale_requests.jsonl --seed 5 && rm $D/scale_{questions,instr,sharegpt,gcide,all}.jsonl
+voxlm synth $D/scale_requests.jsonl $D/scale --voices train --augment random --num-workers 2
+voxlm features $D/scale --audio-model whisper-tiny.en

@@ -6,6 +6,8 @@ import gzip
 import io
 import itertools
 import json
+import random
+import re
 import sys
 
 import pytest
@@ -347,3 +349,62 @@ def test_real_gcide_definitions_read_as_prose():
     docs = list(itertools.islice(corpus(["gcide"]), 300))
     assert len(docs) == 300
     assert all(". " in d.text and "[" not in d.text and "\\" not in d.text for d in docs)
+
+
+# ---- questions ------------------------------------------------------------------------------------------
+
+from voxlm.data.corpora import questions as questions_module  # noqa: E402
+
+
+@pytest.fixture
+def tiny_sources(monkeypatch):
+    fortunes = [Document("fortunes:wisdom/0", "A house is not a home. Keep the kettle warm, friend.", "fortunes"),
+                Document("fortunes:wisdom/1", "The house sleeps.", "fortunes"),
+                Document("fortunes:wisdom/2", 'He said: "never"', "fortunes"),  # quoted dialogue: not asked about
+                Document("fortunes:wisdom/3", "Warm kettle, warm house, warm hands; a house warms.", "fortunes")]
+    entries = [Document("gcide:House@1", "House, noun. A building people live in.", "gcide"),
+               Document("gcide:Warm@2", "Warm, adjective. Somewhat hot.", "gcide"),
+               Document("gcide:Pelagic@3", "Pelagic, adjective. Of the ocean.", "gcide")]  # not everyday
+    monkeypatch.setattr(questions_module, "fortune_documents", lambda: iter(fortunes))
+    monkeypatch.setattr(questions_module, "gcide_documents", lambda: iter(entries))
+
+
+def test_questions_ask_about_everyday_headwords_and_short_sayings_and_keep_their_items(tiny_sources):
+    docs = list(questions_module.question_documents(numbers=3, places=2))
+    by_item = {}
+    for doc in docs:
+        by_item.setdefault(doc.id.split("#")[0], []).append(doc.text)
+    words = questions_module.everyday_words(min_uses=4)
+    assert words["house"] == words["warm"] == 4 and "pelagic" not in words
+    assert not any(i.startswith("gcide") for i in by_item)  # under the default 5 uses nothing is everyday
+    headwords = list(questions_module.headword_questions(random.Random(0), min_uses=3))
+    assert [d.id for d in headwords] == ["gcide:House@1#q0", "gcide:House@1#q1", "gcide:Warm@2#q0", "gcide:Warm@2#q1"]
+    assert all(t.endswith(("?", ".")) and "house" in t for t in [d.text for d in headwords[:2]])
+    assert "fortunes:wisdom/2" not in by_item  # quoted dialogue is not turned into a question
+    assert any("Keep the kettle warm, friend." in t for t in by_item["fortunes:wisdom/0"])
+    assert [d.id for d in docs if d.id.startswith(("numbers", "places"))] == ["numbers:0", "numbers:1", "numbers:2",
+                                                                            "places:0", "places:1"]
+    # Held-out text stays held out: a question splits with the entry or fortune it was built from.
+    assert all(split(d) == split(Document(d.id.split("#")[0], "", "")) for d in docs)
+    assert [d.text for d in questions_module.question_documents(numbers=3, places=2)] == [d.text for d in docs]
+
+
+def test_question_grammar_articles_and_plurals(monkeypatch):
+    assert [questions_module.plural(w) for w in ["box", "city", "day", "church", "house"]] == [
+        "boxes", "cities", "days", "churches", "houses"]
+    monkeypatch.setattr(questions_module, "fortune_documents",
+                        lambda: iter([Document("fortunes:x/0", "apple " * 6, "fortunes")]))
+    monkeypatch.setattr(questions_module, "gcide_documents",
+                        lambda: iter([Document("gcide:Apple@1", "Apple, noun. A round fruit.", "gcide")]))
+    texts = [d.text for d in questions_module.headword_questions(random.Random(1), per_word=20)]
+    assert len(texts) == len(questions_module.TEMPLATES["noun"] + questions_module.ANY_WORD)
+    assert "What is an apple?" in texts and "Tell me something interesting about apples." in texts
+    assert not any(" a apple" in t for t in texts)
+
+
+def test_number_requests_survive_the_corpus_filters_only_with_a_lower_prose_bar(tiny_sources):
+    from voxlm.data.corpora import corpus
+
+    strict = [d for d in corpus(["questions"], min_words=3) if d.id.startswith("numbers")]
+    loose = [d for d in corpus(["questions"], min_words=3, min_prose=0.6) if d.id.startswith("numbers")]
+    assert len(loose) > len(strict) and all(re.search(r"\d", d.text) for d in loose)

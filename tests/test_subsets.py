@@ -157,3 +157,16 @@ def test_both_verbs_are_registered(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["select", str(src), "-o", str(tmp_path / "r.jsonl"), "--chunk", "9:3"])  # MIN > MAX
     assert "expected MIN:MAX" in capsys.readouterr().err
+
+
+def test_skip_items_passes_over_every_part_of_an_item(tmp_path):
+    rows = [{"id": "fortunes:a/1#q", "text": "What does this saying mean? One."},
+            {"id": "fortunes:a/2#q", "text": "Is this true? Two."},
+            {"id": "fortunes:a/10", "text": "Ten."}]
+    src = write(tmp_path / "questions.jsonl", rows)
+    held = write(tmp_path / "eval_passages.jsonl", [{"id": "fortunes:a/1", "text": "One."}])
+    out = tmp_path / "req.jsonl"
+    assert main(["select", str(src), "-o", str(out), "--skip-items-in", str(held)]) == 0
+    assert [r["id"] for r in read(out)] == ["fortunes:a/2#q", "fortunes:a/10"]  # a/10 is not item a/1
+    assert main(["select", str(src), "-o", str(out), "--skip-ids-in", str(held)]) == 0
+    assert len(read(out)) == 3  # ids alone do not match the question built from a/1

@@ -19,11 +19,11 @@ from .interleave import MixConfig, mix_samples
 INSTRUCTIONS = "sharegpt-instructions"
 
 
-def documents(source: str, which: str, min_words: int = 8, max_words: int | None = None):
+def documents(source: str, which: str, min_words: int = 8, max_words: int | None = None, min_prose: float = 0.85):
     """Documents of one split from a corpus source (or ShareGPT user instructions)."""
     if source == INSTRUCTIONS:
         return (d for d in instructions(max_words=max_words or 80) if split(d) == which)
-    docs = corpus(source.split(","), min_words=min_words, which=which)
+    docs = corpus(source.split(","), min_words=min_words, which=which, min_prose=min_prose)
     return (d for d in docs if max_words is None or len(d.text.split()) <= max_words)
 
 
@@ -34,10 +34,13 @@ def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="first N documents")
     parser.add_argument("--min-words", type=int, default=8)
     parser.add_argument("--max-words", type=int, help="skip longer documents (keeps clips short)")
+    parser.add_argument("--min-prose", type=float, default=0.85,
+                        help="share of characters that must be letters, spaces or punctuation (default 0.85; "
+                             "0.6 keeps the number requests of `questions`)")
 
 
 def run_corpus(args: argparse.Namespace) -> int:
-    docs = itertools.islice(documents(args.source, args.split, args.min_words, args.max_words), args.limit)
+    docs = itertools.islice(documents(args.source, args.split, args.min_words, args.max_words, args.min_prose), args.limit)
     count = write_jsonl_atomic(args.output, ({"id": d.id, "text": d.text, "source": d.source} for d in docs))
     print(f"{count} documents -> {args.output}")
     return 0

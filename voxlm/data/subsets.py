@@ -160,11 +160,12 @@ EXCERPTS = {"chunk": first_chunk, "around-match": around_first_match}
 def select_requests(source: str | Path, out: str | Path, *, seed: int | None = None, limit: int | None = None,
                     keep: TextFilter = TextFilter(), excerpt: str | None = None, words: tuple[int, int] = (15, 45),
                     skip_texts: frozenset[str] = frozenset(), skip_ids: frozenset[str] = frozenset(),
-                    id_suffix: str = "") -> int:
+                    skip_items: frozenset[str] = frozenset(), id_suffix: str = "") -> int:
     """Write `{"id", "text"}` requests for the records of `source` that yield a kept text; returns how many.
 
     Records (shuffled when `seed` is given) are taken in order until `limit` requests exist; a record
-    whose text is in `skip_texts` or id in `skip_ids` is passed over. Without `excerpt` the record's
+    whose text is in `skip_texts`, id in `skip_ids` or item in `skip_items` is passed over (a record's
+    item is its id before any `#`: a question built from a fortune shares the fortune's item). Without `excerpt` the record's
     text is the request when `keep` accepts it; with `excerpt` ("chunk" or "around-match", see
     `first_chunk` / `around_first_match`) the request is that excerpt of its sentences, `words`
     giving its length. Every request's id is the record's plus `id_suffix`.
@@ -175,7 +176,7 @@ def select_requests(source: str | Path, out: str | Path, *, seed: int | None = N
     for record in _records(source, seed, ("id", "text")):
         if limit is not None and len(requests) == limit:
             break
-        if record["id"] in skip_ids or record["text"] in skip_texts:
+        if record["id"] in skip_ids or record["text"] in skip_texts or item(record["id"]) in skip_items:
             continue
         if excerpt is None:
             text = record["text"] if keep(record["text"]) else None
@@ -184,6 +185,11 @@ def select_requests(source: str | Path, out: str | Path, *, seed: int | None = N
         if text is not None:
             requests.append({"id": record["id"] + id_suffix, "text": text})
     return write_jsonl_atomic(out, requests, ensure_ascii=True)  # \u escapes: see the module docstring
+
+
+def item(record_id: str) -> str:
+    """The item a record id belongs to: `fortunes:love/12#q` -> `fortunes:love/12` (see corpora.text.Document)."""
+    return record_id.split("#", 1)[0]
 
 
 def _word_range(value: str) -> tuple[int, int]:
@@ -206,6 +212,8 @@ def add_select_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pass over records whose text is a text of these JSONL files")
     parser.add_argument("--skip-ids-in", nargs="+", action="extend", default=[], metavar="FILE",
                         help="pass over records whose id is an id of these JSONL files")
+    parser.add_argument("--skip-items-in", nargs="+", action="extend", default=[], metavar="FILE",
+                        help="pass over records of the same item (id before '#') as a record of these JSONL files")
     excerpt = parser.add_mutually_exclusive_group()
     excerpt.add_argument("--chunk", type=_word_range, metavar="MIN:MAX",
                          help="the request is the first run of consecutive sentences that pass the filters "
@@ -219,10 +227,12 @@ def add_select_arguments(parser: argparse.ArgumentParser) -> None:
 def run_select(args: argparse.Namespace) -> int:
     skip_texts = frozenset(r["text"] for f in args.skip_texts_in for _, r in read_jsonl(f, ("text",)))
     skip_ids = frozenset(r["id"] for f in args.skip_ids_in for _, r in read_jsonl(f, ("id",)))
+    skip_items = frozenset(item(r["id"]) for f in args.skip_items_in for _, r in read_jsonl(f, ("id",)))
     excerpt, words = ("chunk", args.chunk) if args.chunk else ("around-match", args.around_match) \
         if args.around_match else (None, (0, 0))
     count = select_requests(args.source, args.output, seed=args.seed, limit=args.limit,
                             keep=TextFilter(args.plain, args.match, tuple(args.exclude)), excerpt=excerpt,
-                            words=words, skip_texts=skip_texts, skip_ids=skip_ids, id_suffix=args.id_suffix)
+                            words=words, skip_texts=skip_texts, skip_ids=skip_ids, skip_items=skip_items,
+                            id_suffix=args.id_suffix)
     print(f"{count} requests -> {args.output}")
     return 0
