@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the training data of recipes/default.yaml under data/default/ (every step resumable; roughly
-# 4 h on 2 cores, most of it speech synthesis, encoder features and the teacher's answers).
+# Builds the training data of recipes/default.yaml under data/default/ (every step resumable; steps 1-8
+# roughly 4 h on 2 cores, most of it speech synthesis, encoder features and the teacher's answers; step 9,
+# ~48 h of alignment speech, is many hours more and spans sessions: see its comment).
 #   bash recipes/default-data.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -99,7 +100,10 @@ voxlm features $D/speech-instruct-more --audio-model whisper-tiny.en
 #    source: headword, saying, number and place questions), ShareGPT first turns, and more prose
 #    (ShareGPT answer chunks, GCIDE definitions). Train splits only; no fortune of eval_passages is
 #    quoted, no instruction of instr_eval spoken, nothing of steps 5-7 spoken twice. Shuffled, so a
-#    synthesis stopped part-way (it resumes) holds every kind. Multi-session: ~40 h of speech.
+#    synthesis stopped part-way (it resumes) holds every kind. 31,923 clips, ~48 h of speech by word
+#    count. Measured: one worker made 26.5 min of audio (256 clips) in ~7.5 min (3.5x real time; kokoro,
+#    15 of the 32 voices, is the slowest engine), so the synthesis alone is ~15 h for one worker on 2
+#    cores (~8 h with two), to be resumed across sessions; stop it with a kill, rerun to go on.
 voxlm corpus questions -o $D/all_questions.jsonl --min-words 3 --min-prose 0.6
 voxlm corpus sharegpt -o $D/all_sharegpt_more.jsonl --limit 30000
 voxlm select $D/all_questions.jsonl -o $D/scale_questions.jsonl --skip-items-in $D/eval_passages.jsonl
