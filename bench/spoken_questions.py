@@ -10,8 +10,8 @@ each answer the connector's own CTC transcript shows what the model heard. The s
 text give the LLM's own score (the ceiling); with `--cascade`, Whisper's transcript of each clip is
 answered by the same LLM too. The bundled sample clip is asked as well. `--set small` is 10
 questions, `--set large` 42. Prints every answer and a summary; writes JSON. `--check-corpora`
-searches every text the default data is drawn from (all of ShareGPT, fortunes and GCIDE, a superset
-of the training text) for each question and fails if one is there. (The sample's question is a
+searches every text the default data is drawn from (all of ShareGPT, fortunes, GCIDE and the
+questions built from them, a superset of the training text) for each question and fails if one is there. (The sample's question is a
 ShareGPT instruction, but not one of the rows the default data uses.) A quick check, not a benchmark:
 `voxlm eval` is that.
 """
@@ -85,6 +85,7 @@ def found_in_corpora(questions: list[str]) -> dict[str, str]:
     """question -> id of a source document (ShareGPT turn, fortune, GCIDE entry) that contains it, if any."""
     from voxlm.data.corpora.fortunes import fortune_documents
     from voxlm.data.corpora.gcide import gcide_documents
+    from voxlm.data.corpora.questions import question_documents
     from voxlm.data.corpora.sharegpt import sharegpt_conversations
     from voxlm.data.corpora.text import canonical_text
 
@@ -101,7 +102,7 @@ def found_in_corpora(questions: list[str]) -> dict[str, str]:
         for turn, message in enumerate(conv.get("conversations") or []):
             if isinstance(message.get("value"), str):
                 look(f"sharegpt:{conv.get('id')}.{turn}", message["value"])
-    for doc in (*fortune_documents(), *gcide_documents()):
+    for doc in (*fortune_documents(), *gcide_documents(), *question_documents()):
         look(doc.id, doc.text)
     return found
 
