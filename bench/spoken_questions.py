@@ -11,9 +11,9 @@ text give the LLM's own score (the ceiling); with `--cascade`, Whisper's transcr
 answered by the same LLM too. The bundled sample clip is asked as well. `--set small` is 10
 questions, `--set large` 42. Prints every answer and a summary; writes JSON. `--check-corpora`
 searches every text the default data is drawn from (all of ShareGPT, fortunes, GCIDE and the
-questions built from them, a superset of the training text) for each question and fails if one is there. (The sample's question is a
-ShareGPT instruction, but not one of the rows the default data uses.) A quick check, not a benchmark:
-`voxlm eval` is that.
+questions built from them, a superset of the training text) for each question and fails if one is
+there. (The sample's question is a ShareGPT instruction, but not one of the rows the default data
+uses.) A quick check, not a benchmark: `voxlm eval` is that.
 """
 
 from __future__ import annotations
