@@ -102,8 +102,9 @@ voxlm features $D/speech-instruct-more --audio-model whisper-tiny.en
 #    quoted, no instruction of instr_eval spoken, nothing of steps 5-7 spoken twice. Shuffled, so a
 #    synthesis stopped part-way (it resumes) holds every kind. 31,923 clips, ~48 h of speech by word
 #    count. Measured: one worker made 26.5 min of audio (256 clips) in ~7.5 min (3.5x real time; kokoro,
-#    15 of the 32 voices, is the slowest engine), so the synthesis alone is ~15 h for one worker on 2
-#    cores (~8 h with two), to be resumed across sessions; stop it with a kill, rerun to go on.
+#    15 of the 32 voices, is the slowest engine); two workers made two shards in ~12 min (4.4x). So the
+#    synthesis alone is ~11 h on 2 cores, to be resumed across sessions: stop it with a kill, rerun
+#    the same line to go on (finished shards are kept).
 voxlm corpus questions -o $D/all_questions.jsonl --min-words 3 --min-prose 0.6
 voxlm corpus sharegpt -o $D/all_sharegpt_more.jsonl --limit 30000
 voxlm select $D/all_questions.jsonl -o $D/scale_questions.jsonl --skip-items-in $D/eval_passages.jsonl
