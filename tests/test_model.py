@@ -123,8 +123,9 @@ def test_loss_is_cross_entropy_on_target_positions_only(make_tiny, tone):
     torch.testing.assert_close(out.loss, manual)
 
 
-def test_right_padding_does_not_change_the_shorter_sample(make_tiny, tone):
-    model, processor = make_tiny()
+@pytest.mark.parametrize("connector_layers", [0, 2])
+def test_right_padding_does_not_change_the_shorter_sample(make_tiny, tone, connector_layers):
+    model, processor = make_tiny(connector_layers=connector_layers, connector_heads=4)
     short = processor("hi <|audio|>", [tone(1.0)], sampling_rate=16_000)
     both = processor(["hi <|audio|>", "a much longer text <|audio|> with more words after it"],
                      [tone(1.0), tone(2.0)], sampling_rate=16_000)
@@ -134,6 +135,27 @@ def test_right_padding_does_not_change_the_shorter_sample(make_tiny, tone):
         alone = model(**short).logits[0]
         batched = model(**both).logits[0, :n]
     torch.testing.assert_close(alone, batched, atol=1e-5, rtol=1e-5)
+
+
+def test_connector_blocks_attend_across_positions_but_never_to_a_clips_padding(make_tiny, tone):
+    plain, _ = make_tiny()
+    model, processor = make_tiny(connector_layers=1, connector_heads=4)
+    assert not any(".blocks." in name for name in plain.state_dict())  # 0 layers: the checkpoint keys of before
+    assert sum(p.numel() for p in model.connector.blocks.parameters()) > 0
+    batch = processor(["<|audio|>", "<|audio|>"], [tone(0.6), tone(1.5)], sampling_rate=16_000)
+    alone = processor("<|audio|>", [tone(0.6)], sampling_rate=16_000)
+    with torch.no_grad():
+        short_alone = model.encode_audio(alone["audio_lengths"], alone["input_features"])
+        both = model.encode_audio(batch["audio_lengths"], batch["input_features"])
+        # A later frame changes an earlier position: the blocks mix positions (the SwiGLU alone cannot).
+        frames = torch.randn(1, 40, 16)
+        changed = frames.clone()
+        changed[0, -1] += 1.0
+        mixed = model.connector(frames) - model.connector(changed)
+    assert mixed[0, 0].abs().max() > 0
+    torch.testing.assert_close(both[: short_alone.shape[0]], short_alone, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="must divide the LLM width"):
+        make_tiny(connector_layers=1, connector_heads=5)
 
 
 def test_only_the_connector_trains_by_default(make_tiny):
@@ -149,9 +171,9 @@ def test_lora_adds_trainable_adapters_to_the_llm(make_tiny):
     assert not any(n.startswith("audio_tower.") for n in names)
 
 
-@pytest.mark.parametrize("lora_rank", [0, 4])
-def test_checkpoint_round_trip_restores_the_same_model(make_tiny, tone, tmp_path, lora_rank):
-    model, processor = make_tiny(lora_rank=lora_rank)
+@pytest.mark.parametrize("lora_rank, connector_layers", [(0, 0), (4, 0), (0, 1)])
+def test_checkpoint_round_trip_restores_the_same_model(make_tiny, tone, tmp_path, lora_rank, connector_layers):
+    model, processor = make_tiny(lora_rank=lora_rank, connector_layers=connector_layers, connector_heads=4)
     with torch.no_grad():  # make the trained weights differ from a fresh init
         for p in model.parameters():
             if p.requires_grad:

@@ -21,6 +21,8 @@ class VoxLMConfig(PretrainedConfig):
         text_config: causal-LM config kwargs including `model_type`, used only when `text_model` is None.
         stack_factor: encoder frames (50 Hz) stacked into one LLM position; 4 -> 12.5 audio tokens per second.
         connector_hidden_size: width of the connector's SwiGLU layer.
+        connector_layers: self-attention blocks over the connector's positions, before the output norm (0: none).
+        connector_heads: attention heads of those blocks; must divide the LLM's width.
         audio_token: placeholder the processor expands into one position per audio token.
         max_audio_seconds: longest audio accepted per placeholder; longer clips are split into 30 s windows.
         lora_rank: 0 keeps the LLM frozen; > 0 adds LoRA adapters (peft) of that rank to `lora_target_modules`.
@@ -44,6 +46,8 @@ class VoxLMConfig(PretrainedConfig):
         text_config: dict | None = None,
         stack_factor: int = 4,
         connector_hidden_size: int = 1024,
+        connector_layers: int = 0,
+        connector_heads: int = 8,
         audio_token: str = AUDIO_TOKEN,
         max_audio_seconds: float = 120.0,
         lora_rank: int = 0,
@@ -62,6 +66,8 @@ class VoxLMConfig(PretrainedConfig):
             raise ValueError("VoxLMConfig needs text_model (an asset name or folder) or text_config")
         if stack_factor < 1:
             raise ValueError(f"stack_factor must be >= 1, got {stack_factor}")
+        if connector_layers < 0 or connector_heads < 1:
+            raise ValueError(f"connector_layers must be >= 0 and connector_heads >= 1, got {connector_layers}, {connector_heads}")
         if interface not in INTERFACES:
             raise ValueError(f"interface must be one of {', '.join(INTERFACES)}, got {interface!r}")
         if not 0.0 <= blank_threshold <= 1.0:
@@ -74,6 +80,8 @@ class VoxLMConfig(PretrainedConfig):
         self.text_config = text_config
         self.stack_factor = stack_factor
         self.connector_hidden_size = connector_hidden_size
+        self.connector_layers = connector_layers
+        self.connector_heads = connector_heads
         self.audio_token = audio_token
         self.max_audio_seconds = max_audio_seconds
         self.lora_rank = lora_rank

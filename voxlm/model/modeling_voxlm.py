@@ -103,6 +103,8 @@ class VoxLMModel(PreTrainedModel):
             llm_dim=embeddings.shape[1],
             stack_factor=config.stack_factor,
             hidden_size=config.connector_hidden_size,
+            layers=config.connector_layers,
+            heads=config.connector_heads,
             output_scale=embeddings.detach().pow(2).mean(dim=-1).sqrt().mean().item(),
         )
         if config.lora_rank > 0:
@@ -153,7 +155,7 @@ class VoxLMModel(PreTrainedModel):
         lengths = audio_lengths.to(audio_frames.device)
         real = torch.arange(audio_frames.shape[1], device=audio_frames.device)[None, :] < lengths[:, None]
         audio_frames = audio_frames * real.unsqueeze(-1)
-        tokens = self.connector(audio_frames.to(self.connector.up.weight.dtype))  # clips, T/k, D
+        tokens = self.connector(audio_frames.to(self.connector.up.weight.dtype), lengths)  # clips, T/k, D
         counts = torch.tensor(
             [num_audio_tokens(int(n), self.config.stack_factor) for n in audio_lengths], device=tokens.device
         )
