@@ -10,10 +10,10 @@ from templates over three things already installed:
 
 Every document's id keeps the id of the entry it was built from before the `#`, so `split` puts a
 question on the same side as its dictionary entry or fortune: held-out text stays held out. The
-generated ones (`numbers:N`, `places:N`) split by their own ids. Number requests are a fifth digits:
-read them with `corpus(..., min_prose=0.6)` (`voxlm corpus questions --min-prose 0.6`), or the
-filter for tables and ASCII art drops most of them. No template asks about capitals,
-colours or counts of things: those are the wordings of `bench/spoken_questions.py`.
+generated ones (`numbers:N`, `places:N`) split by their own ids. Up to a fifth of a number request's
+characters are digits: read them with `corpus(..., min_prose=0.6)` (`voxlm corpus questions
+--min-prose 0.6`), or the filter for tables and ASCII art drops most of them. No template asks about
+capitals, colours or counts of things: those are the wordings of `bench/spoken_questions.py`.
 """
 
 from __future__ import annotations
@@ -96,8 +96,9 @@ def saying_questions(rng: random.Random, max_words: int = 20) -> Iterator[Docume
     """One question about each short fortune (one or two sentences, `max_words` at most, no dialogue)."""
     for doc in fortune_documents():
         text = " ".join(doc.text.split())
-        if len(text.split()) > max_words or text.count(".") + text.count("?") + text.count("!") > 2 or re.search(r'[:\[\]"*]', text):
-            continue
+        sentences = text.count(".") + text.count("?") + text.count("!")
+        if len(text.split()) > max_words or sentences > 2 or re.search(r'[:\[\]"*]', text):
+            continue  # long, several sentences, or dialogue, quotes and markup
         if not text.endswith((".", "?", "!")):
             text += "."
         yield Document(f"{doc.id}#q", rng.choice(SAYING).format(f=text), "questions")
