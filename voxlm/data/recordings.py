@@ -61,7 +61,7 @@ from ..audio.augment import Augmentation
 from ..audio.io import SAMPLING_RATE, AudioError, AudioTooLong, load_audio
 from ..files import write_json_atomic
 from .shards import (FORMAT_VERSION, MANIFEST, audio_features, complete_shard_records, list_array, needs_build,
-                     read_shard_record, write_shard_atomically)
+                     read_shard_record, shard_tally, write_shard_atomically)
 
 __all__ = [
     "Recording", "RecordingsError", "read_recordings", "import_recordings", "add_recordings_arguments",
@@ -422,15 +422,7 @@ def build_manifest(out: Path, list_path: Path, num_entries: int, shard_size: int
     """The dataset's summary, from the shard records on disk, under the keys `voxlm synth` writes."""
     num_shards = math.ceil(num_entries / shard_size)
     records = complete_shard_records(out, num_shards)
-    skipped = [item for r in records.values() for item in r["skipped"]]
-    voices: dict[str, int] = {}
-    for record in records.values():
-        for v, n in record["voices"].items():
-            voices[v] = voices.get(v, 0) + n
-    by_reason: dict[str, int] = {}
-    for item in skipped:
-        by_reason[item["reason"]] = by_reason.get(item["reason"], 0) + 1
-    clips = sum(r["rows"] for r in records.values())
+    tally = shard_tally(records, num_shards)
     seconds = sum(r["audio_seconds"] for r in records.values())
     return {
         "format": FORMAT_VERSION,
@@ -438,17 +430,9 @@ def build_manifest(out: Path, list_path: Path, num_entries: int, shard_size: int
         "requests_file": str(list_path),
         "requests": num_entries,
         "shard_size": shard_size,
-        "shards": num_shards,
-        "shards_complete": len(records),
-        "missing_shards": [k for k in range(num_shards) if k not in records],
-        "complete": len(records) == num_shards,
-        "clips": clips,
-        "skipped": len(skipped),
-        "skipped_by_reason": dict(sorted(by_reason.items())),
-        "skipped_items": skipped,
-        "voices": dict(sorted(voices.items())),
+        **tally,
         # No TTS voice at all: nothing here is held out for evaluation (check_no_held_out_voices reads this).
-        "clips_by_split": {"train": 0, "held_out": 0, "recorded": clips},
+        "clips_by_split": {"train": 0, "held_out": 0, "recorded": tally["clips"]},
         "audio_seconds": round(seconds, 3),
         "audio_hours": round(seconds / 3600, 4),
         "load_seconds": round(sum(r["build_seconds"] for r in records.values()), 3),

@@ -110,6 +110,30 @@ def complete_shard_records(root: Path, num_shards: int) -> dict[int, dict]:
     return {k: r for k, r in records.items() if r is not None}
 
 
+def shard_tally(records: dict[int, dict], num_shards: int) -> dict:
+    """The manifest keys every speech dataset shares, summed over its complete shard records: progress
+    (shards done and missing), clips, skipped items by reason, and clips by voice."""
+    skipped = [item for r in records.values() for item in r["skipped"]]
+    voices: dict[str, int] = {}
+    for record in records.values():
+        for v, n in record["voices"].items():
+            voices[v] = voices.get(v, 0) + n
+    by_reason: dict[str, int] = {}
+    for item in skipped:
+        by_reason[item["reason"]] = by_reason.get(item["reason"], 0) + 1
+    return {
+        "shards": num_shards,
+        "shards_complete": len(records),
+        "missing_shards": [k for k in range(num_shards) if k not in records],
+        "complete": len(records) == num_shards,
+        "clips": sum(r["rows"] for r in records.values()),
+        "skipped": len(skipped),
+        "skipped_by_reason": dict(sorted(by_reason.items())),
+        "skipped_items": skipped,
+        "voices": dict(sorted(voices.items())),
+    }
+
+
 def needs_build(root: Path, index: int, fingerprint: str, reused: list, rebuilt: list, log: Callable,
                 ids: Sequence[str] | None = None) -> bool:
     """Resume bookkeeping shared by synth and features for shard `index` under `root`.

@@ -56,7 +56,7 @@ from ..files import read_jsonl, write_json_atomic
 from ..tts import HELD_OUT_VOICES, TRAIN_VOICES, EngineUnavailable, speak, voice_info, voice_split
 from .seeds import derived_seed
 from .shards import (FORMAT_VERSION, MANIFEST, audio_features, complete_shard_records, list_array, needs_build,
-                     owned_shards, write_shard_atomically)
+                     owned_shards, shard_tally, write_shard_atomically)
 from .speech import AugmentationFailed, render_speech
 
 __all__ = [
@@ -410,40 +410,23 @@ def build_manifest(out_dir: Path, requests_path: Path, num_requests: int, shard_
                    settings: SynthSettings, this_run: dict) -> dict:
     """The dataset's summary, rebuilt from every shard record in `out_dir` (any machine's)."""
     num_shards = math.ceil(num_requests / shard_size)
-    clips, skipped, voices, seconds, build_seconds = 0, [], {}, 0.0, 0.0
     records = complete_shard_records(out_dir, num_shards)
-    complete = list(records)
-    for record in records.values():
-        clips += record["rows"]
-        skipped.extend(record["skipped"])
-        for v, n in record["voices"].items():
-            voices[v] = voices.get(v, 0) + n
-        seconds += record["audio_seconds"]
-        build_seconds += record["build_seconds"]
-    by_reason: dict[str, int] = {}
-    for item in skipped:
-        by_reason[item["reason"]] = by_reason.get(item["reason"], 0) + 1
+    tally = shard_tally(records, num_shards)
+    seconds = sum(r["audio_seconds"] for r in records.values())
+    build_seconds = sum(r["build_seconds"] for r in records.values())  # CPU-side work, all machines
     splits = {"train": 0, "held_out": 0}
-    for v, n in voices.items():
+    for v, n in tally["voices"].items():
         splits[voice_split(v)] += n
     return {
         "format": FORMAT_VERSION,
         "requests_file": str(requests_path),
         "requests": num_requests,
         "shard_size": shard_size,
-        "shards": num_shards,
-        "shards_complete": len(complete),
-        "missing_shards": [k for k in range(num_shards) if k not in set(complete)],
-        "complete": len(complete) == num_shards,
-        "clips": clips,
-        "skipped": len(skipped),
-        "skipped_by_reason": dict(sorted(by_reason.items())),
-        "skipped_items": skipped,
-        "voices": dict(sorted(voices.items())),
+        **tally,
         "clips_by_split": splits,
         "audio_seconds": round(seconds, 3),
         "audio_hours": round(seconds / 3600, 4),
-        "synthesis_seconds": round(build_seconds, 3),  # summed over shards (CPU-side work, all machines)
+        "synthesis_seconds": round(build_seconds, 3),
         "settings": {**dataclasses.asdict(settings), "voices": list(settings.voices)},
         "columns": list(audio_features()),
         "sampling_rate": SAMPLING_RATE,
