@@ -24,6 +24,7 @@ from typing import Sequence
 
 from ..files import read_jsonl, write_jsonl_atomic
 from ..tts.text import split_sentences
+from .corpora.text import item_id
 from .interleave import InterleavedSample
 
 CODE_CHARACTERS = "{}[]<>=_#*|\\`/"  # code and markup read badly and teach nothing
@@ -165,10 +166,10 @@ def select_requests(source: str | Path, out: str | Path, *, seed: int | None = N
 
     Records (shuffled when `seed` is given) are taken in order until `limit` requests exist; a record
     whose text is in `skip_texts`, id in `skip_ids` or item in `skip_items` is passed over (a record's
-    item is its id before any `#`: a question built from a fortune shares the fortune's item). Without `excerpt` the record's
-    text is the request when `keep` accepts it; with `excerpt` ("chunk" or "around-match", see
-    `first_chunk` / `around_first_match`) the request is that excerpt of its sentences, `words`
-    giving its length. Every request's id is the record's plus `id_suffix`.
+    item is its id before any `#`, `corpora.text.item_id`: a question built from a fortune shares the
+    fortune's item). Without `excerpt` the record's text is the request when `keep` accepts it; with
+    `excerpt` ("chunk" or "around-match", see `first_chunk` / `around_first_match`) the request is
+    that excerpt of its sentences, `words` giving its length. Every request's id is the record's plus `id_suffix`.
     """
     if excerpt is not None and excerpt not in EXCERPTS:
         raise ValueError(f"excerpt must be one of {sorted(EXCERPTS)}, got {excerpt!r}")
@@ -176,7 +177,7 @@ def select_requests(source: str | Path, out: str | Path, *, seed: int | None = N
     for record in _records(source, seed, ("id", "text")):
         if limit is not None and len(requests) == limit:
             break
-        if record["id"] in skip_ids or record["text"] in skip_texts or item(record["id"]) in skip_items:
+        if record["id"] in skip_ids or record["text"] in skip_texts or item_id(record["id"]) in skip_items:
             continue
         if excerpt is None:
             text = record["text"] if keep(record["text"]) else None
@@ -185,11 +186,6 @@ def select_requests(source: str | Path, out: str | Path, *, seed: int | None = N
         if text is not None:
             requests.append({"id": record["id"] + id_suffix, "text": text})
     return write_jsonl_atomic(out, requests, ensure_ascii=True)  # \u escapes: see the module docstring
-
-
-def item(record_id: str) -> str:
-    """The item a record id belongs to: `fortunes:love/12#q` -> `fortunes:love/12` (see corpora.text.Document)."""
-    return record_id.split("#", 1)[0]
 
 
 def _word_range(value: str) -> tuple[int, int]:
@@ -227,7 +223,7 @@ def add_select_arguments(parser: argparse.ArgumentParser) -> None:
 def run_select(args: argparse.Namespace) -> int:
     skip_texts = frozenset(r["text"] for f in args.skip_texts_in for _, r in read_jsonl(f, ("text",)))
     skip_ids = frozenset(r["id"] for f in args.skip_ids_in for _, r in read_jsonl(f, ("id",)))
-    skip_items = frozenset(item(r["id"]) for f in args.skip_items_in for _, r in read_jsonl(f, ("id",)))
+    skip_items = frozenset(item_id(r["id"]) for f in args.skip_items_in for _, r in read_jsonl(f, ("id",)))
     excerpt, words = ("chunk", args.chunk) if args.chunk else ("around-match", args.around_match) \
         if args.around_match else (None, (0, 0))
     count = select_requests(args.source, args.output, seed=args.seed, limit=args.limit,

@@ -194,13 +194,18 @@ class Deduplicator:
         return (doc for doc in docs if not self.is_duplicate(doc.text))
 
 
+def item_id(doc_id: str) -> str:
+    """The item a document or record id belongs to, the part before any `#`: `fortunes:love/12#q` -> `fortunes:love/12`."""
+    return doc_id.split("#", 1)[0]
+
+
 def split(doc: Document, held_out_fraction: float = 0.05) -> str:
     """Return "train" or "held_out", fixed by a hash of the document's item id (the part before any `#`).
 
     Stable across runs, machines and corpus order, and the same for every part of one item (all turns
     of a ShareGPT conversation land on the same side, so no reply leaks from training into evaluation).
     """
-    item = doc.id.split("#", 1)[0]
+    item = item_id(doc.id)
     value = int.from_bytes(hashlib.blake2b(item.encode("utf-8"), digest_size=8).digest(), "big")
     return "held_out" if value < held_out_fraction * 2**64 else "train"
 
