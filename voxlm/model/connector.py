@@ -7,8 +7,9 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def num_audio_tokens(encoder_frames: int, stack_factor: int) -> int:
-    """LLM positions one clip occupies: its encoder frames, `stack_factor` per position, rounded up."""
+def num_audio_tokens(encoder_frames: int | torch.Tensor, stack_factor: int) -> int | torch.Tensor:
+    """LLM positions one clip occupies: its encoder frames, `stack_factor` per position, rounded up (an int, or
+    a tensor of clips' frames elementwise)."""
     return -(-encoder_frames // stack_factor)
 
 
@@ -57,7 +58,7 @@ class StackingConnector(nn.Module):
         if len(self.blocks):
             padding = None
             if lengths is not None:
-                counts = -(-lengths.to(hidden.device) // self.stack_factor)
+                counts = num_audio_tokens(lengths.to(hidden.device), self.stack_factor)
                 padding = torch.arange(hidden.shape[1], device=hidden.device)[None, :] >= counts[:, None]
             for block in self.blocks:
                 hidden = block(hidden, src_key_padding_mask=padding)
