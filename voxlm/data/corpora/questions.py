@@ -21,7 +21,7 @@ from __future__ import annotations
 import collections
 import random
 import re
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from .fortunes import fortune_documents
 from .gcide import gcide_documents
@@ -59,10 +59,11 @@ MONTHS = ["January", "February", "March", "April", "May", "June", "July", "Augus
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
-def everyday_words(min_uses: int = 5) -> collections.Counter:
-    """Lower-case word -> uses in the fortunes text (the yardstick for a headword in everyday use)."""
+def everyday_words(min_uses: int = 5, fortunes: Iterable[Document] | None = None) -> collections.Counter:
+    """Lower-case word -> uses in the fortunes text (the yardstick for a headword in everyday use); `fortunes`
+    defaults to every fortune installed."""
     uses: collections.Counter = collections.Counter()
-    for doc in fortune_documents():
+    for doc in fortune_documents() if fortunes is None else fortunes:
         uses.update(w.lower() for w in re.findall(r"[A-Za-z]+", doc.text))
     return collections.Counter({w: n for w, n in uses.items() if n >= min_uses})
 
@@ -76,9 +77,10 @@ def plural(noun: str) -> str:
     return noun + "s"
 
 
-def headword_questions(rng: random.Random, min_uses: int = 5, per_word: int = 2) -> Iterator[Document]:
-    """`per_word` questions about each everyday GCIDE headword, in dictionary order."""
-    everyday, seen = everyday_words(min_uses), set()
+def headword_questions(rng: random.Random, min_uses: int = 5, per_word: int = 2,
+                       fortunes: Iterable[Document] | None = None) -> Iterator[Document]:
+    """`per_word` questions about each everyday GCIDE headword, in dictionary order (`fortunes`: as `everyday_words`)."""
+    everyday, seen = everyday_words(min_uses, fortunes), set()
     for doc in gcide_documents():
         head, _, rest = doc.text.partition(",")
         word = head.strip(". ").lower()  # the dictionary capitalises every headword
@@ -92,9 +94,11 @@ def headword_questions(rng: random.Random, min_uses: int = 5, per_word: int = 2)
             yield Document(f"{doc.id}#q{k}", text, "questions")
 
 
-def saying_questions(rng: random.Random, max_words: int = 20) -> Iterator[Document]:
-    """One question about each short fortune (one or two sentences, `max_words` at most, no dialogue)."""
-    for doc in fortune_documents():
+def saying_questions(rng: random.Random, max_words: int = 20,
+                     fortunes: Iterable[Document] | None = None) -> Iterator[Document]:
+    """One question about each short fortune (one or two sentences, `max_words` at most, no dialogue); `fortunes`
+    defaults to every fortune installed."""
+    for doc in fortune_documents() if fortunes is None else fortunes:
         text = " ".join(doc.text.split())
         sentences = text.count(".") + text.count("?") + text.count("!")
         if len(text.split()) > max_words or sentences > 2 or re.search(r'[:\[\]"*]', text):
@@ -134,8 +138,9 @@ def question_documents(seed: int = 0, numbers: int = 6000, places: int = 1500) -
     Deterministic for a seed: each family draws from its own `random.Random`, so the count of one
     family does not change the text of another.
     """
-    yield from headword_questions(random.Random(f"{seed}:headwords"))
-    yield from saying_questions(random.Random(f"{seed}:sayings"))
+    fortunes = list(fortune_documents())  # read once: both families use them (~15k short texts)
+    yield from headword_questions(random.Random(f"{seed}:headwords"), fortunes=fortunes)
+    yield from saying_questions(random.Random(f"{seed}:sayings"), fortunes=fortunes)
     rng = random.Random(f"{seed}:numbers")
     for i in range(numbers):
         yield Document(f"numbers:{i}", _number_request(rng), "questions")
