@@ -129,7 +129,7 @@ def build_asr_set(out_dir: str | Path, seed: int = 0, limit: int | None = None, 
 
 
 def read_asr(path: str | Path, limit: int | None = None) -> ItemSet:
-    """ASR JSONL (`key`, `audio_path` relative to the file, `text`, optional `condition`) -> items."""
+    """ASR JSONL (`key`, `audio_path` relative to the file, `text`, optional `condition` and `voice`) -> items."""
     path = Path(path)
     items, seen = [], set()
     for number, r in read_jsonl(path, FIELDS, "an ASR line"):
@@ -141,7 +141,7 @@ def read_asr(path: str | Path, limit: int | None = None) -> ItemSet:
             content=[{"type": "text", "text": PROMPT},
                      {"type": "audio", "audio": str(resolve_audio(path, number, r["audio_path"])), "text": r["text"]}],
             max_new_tokens=max(48, 2 * words + 16),  # ~1.3 tokens a word, plus slack for the LLM's framing
-            meta={"reference": r["text"]},
+            meta={"reference": r["text"], "voice": r.get("voice")},
         ))
     return ItemSet(first_per_condition(items, limit), str(path))
 
