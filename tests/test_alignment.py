@@ -58,6 +58,47 @@ def test_alignment_training_lowers_the_held_out_ctc_loss(make_tiny, clips, tmp_p
     assert "token error rate" in (tmp_path / "final" / "README.md").read_text()
 
 
+def test_every_eval_measures_hearing_over_the_whole_vocabulary(make_tiny, clips, tmp_path):
+    """`hearing_data`: the connector's own transcript (all tokens compete, as at inference) scored at each eval."""
+    model, processor = make_tiny()
+    data = dataset_of(processor, model, clips)
+    config = load_config(None, [f"{k}={json.dumps(v)}" for k, v in dict(
+        objective="ctc", output_dir=str(tmp_path), batch_size=4, max_steps=60, learning_rate=1e-2, warmup_steps=1,
+        eval_every=30, save_every=60, log_every=10).items()])
+    trainer = Trainer(config, model, processor, data, None, TranscriptCollator(data.vocab), log=lambda *_: None,
+                      hearing_set=data)
+    before = trainer.hearing()
+    batch = TranscriptCollator(data.vocab)([data[i] for i in range(len(data))])
+    heard = model.transcribe_clips(batch["audio_lengths"], audio_frames=batch["audio_frames"])
+    errors = sum(edit_distance(h, ids) for h, ids in zip(heard, data.labels))
+    assert before["hearing_token_error_rate"] == pytest.approx(errors / sum(map(len, data.labels)))
+    trainer.fit()
+    entries = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    rates = [e["hearing_token_error_rate"] for e in entries if "hearing_token_error_rate" in e]
+    assert len(rates) == 3 and rates[0] == pytest.approx(before["hearing_token_error_rate"])
+    assert rates[-1] < rates[0]
+    assert all(0 <= e["hearing_word_error_rate"] for e in entries if "hearing_word_error_rate" in e)
+    assert "hearing: token error rate" in (tmp_path / "final" / "README.md").read_text()
+
+
+def test_transcribe_clips_reads_each_window_as_transcribe_reads_a_row(make_tiny, clips):
+    model, processor = make_tiny()
+    data = dataset_of(processor, model, clips)
+    batch = TranscriptCollator(data.vocab)([data[i] for i in range(len(data))])
+    counts = [int(n) for n in -(-batch["audio_lengths"] // model.config.stack_factor)]
+    input_ids = torch.full((len(counts), max(counts)), 0)
+    for row, n in enumerate(counts):
+        input_ids[row, :n] = model.audio_token_id
+    rows = model.transcribe(input_ids, audio_frames=batch["audio_frames"], audio_lengths=batch["audio_lengths"])
+    assert model.transcribe_clips(batch["audio_lengths"], audio_frames=batch["audio_frames"]) == rows
+
+
+def test_hearing_data_must_never_be_trained_on(tmp_path):
+    with pytest.raises(ValueError, match="never trained on"):
+        load_config(None, [f"train_data=[{tmp_path}/a]", f"hearing_data=[{tmp_path}/b, {tmp_path}/a]"])
+    assert load_config(None, [f"train_data=[{tmp_path}/a]", f"hearing_data={tmp_path}/b"]).hearing_data == [f"{tmp_path}/b"]
+
+
 def test_the_blank_never_appears_in_targets_and_the_vocab_covers_them(make_tiny, clips):
     model, processor = make_tiny()
     data = dataset_of(processor, model, clips)

@@ -3,6 +3,7 @@
     check_no_held_out_voices(speech_data)
     train_set, eval_set = build_datasets(train_data, eval_data, speech_data, processor, "whisper-tiny.en")
     train_set, eval_set, collate = build_alignment_data(train_data, eval_data, speech_data, tokenizer, blank_id, ...)
+    hearing_set = build_hearing_set(hearing_data, tokenizer, blank_id, "whisper-tiny.en")
 
 Example files name clips by id; `audio_lookups` decides where an id is found: the cached encoder
 frames of the speech folders (`FeatureStore`), their synthesized waves (`AudioStore`), or audio
@@ -66,6 +67,15 @@ def build_alignment_data(train_data: Sequence[str], eval_data: Sequence[str], sp
                            for pairs in (train_pairs, eval_pairs))
     collate = TranscriptCollator(train_set.vocab + eval_set.vocab)
     return train_set, eval_set if eval_pairs else None, collate
+
+
+def build_hearing_set(folders: Sequence[str], tokenizer, blank_token_id: int, audio_model: str) -> TranscriptDataset:
+    """Every clip of `folders` (synth or recordings folders with cached frames) with its transcript's tokens:
+    the speech a run's `hearing_data` measures the connector on (held-out voices allowed: never trained on)."""
+    from .features import FeatureStore
+
+    frames = ClipStores([FeatureStore(d, audio_model=audio_model) for d in folders])
+    return TranscriptDataset(read_transcribed_clips(folders), tokenizer, frames, blank_token_id)
 
 
 def build_datasets(train_data: Sequence[str], eval_data: Sequence[str], speech_data: Sequence[str], processor,

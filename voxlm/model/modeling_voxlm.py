@@ -211,6 +211,25 @@ class VoxLMModel(PreTrainedModel):
         return embeds.masked_scatter(is_audio.unsqueeze(-1), audio_embeds.to(embeds.dtype)), mask
 
     @torch.no_grad()
+    def transcribe_clips(
+        self,
+        audio_lengths: torch.Tensor,
+        input_features: torch.Tensor | None = None,
+        audio_frames: torch.Tensor | None = None,
+    ) -> list[list[int]]:
+        """Each audio window's greedy CTC transcript over the LLM's whole vocabulary, as LLM token ids (as
+        `transcribe` reads a row's clips, with no `input_ids`): how the alignment and every later stage
+        measure what the connector hears."""
+        blank = self._require_blank()
+        positions = self.encode_audio(audio_lengths, input_features, audio_frames)
+        counts = num_audio_tokens(audio_lengths.to(positions.device), self.config.stack_factor)
+        starts = torch.zeros(len(positions), dtype=torch.bool, device=positions.device)
+        starts[torch.cumsum(counts, 0)[:-1]] = True
+        starts[0] = True
+        tokens, keep = greedy_ctc(self.audio_token_logits(positions), blank, self.config.blank_threshold, starts)
+        return [t[k].tolist() for t, k in zip(tokens.split(counts.tolist()), keep.split(counts.tolist()))]
+
+    @torch.no_grad()
     def transcribe(
         self,
         input_ids: torch.LongTensor,

@@ -38,6 +38,12 @@ class TrainConfig:
     speech_data: list = field(default_factory=list)
     """`voxlm synth` folders holding the clips examples name (searched in order); without any, audio refs are
     files next to the JSONL."""
+    hearing_data: list = field(default_factory=list)
+    """`voxlm synth` / `voxlm recordings` folders (with `voxlm features` frames) on which every eval measures
+    what the connector hears, whatever the objective: the token and word error rate of its greedy CTC
+    transcript over the LLM's whole vocabulary, as inference reads it (`VoxLMModel.transcribe_clips`).
+    For held-out voices, recordings and text, so a later stage cannot silently undo hearing: nothing in
+    them is trained on, and a folder also named in train_data or speech_data is refused."""
     cached_features: bool = True
     """Read encoder frames cached by `voxlm features` (fast) instead of encoding the clips every step."""
     output_dir: str = "runs/custom"
@@ -78,9 +84,14 @@ class TrainConfig:
                              "set cached_features=true and kl_weight=0")
         if self.lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
-        for name in ("train_data", "eval_data", "speech_data"):
+        for name in ("train_data", "eval_data", "speech_data", "hearing_data"):
             if isinstance(getattr(self, name), str):
                 setattr(self, name, [getattr(self, name)])
+        trained = {Path(p).resolve() for p in self.train_data + self.speech_data}
+        overlap = [p for p in self.hearing_data if Path(p).resolve() in trained]
+        if overlap:
+            raise ValueError(f"hearing_data {overlap} also in train_data/speech_data: hearing is measured on speech "
+                             "that is never trained on")
 
 
 _MODEL_KEYS = sorted(p for p in inspect.signature(VoxLMConfig.__init__).parameters if p not in ("self", "kwargs"))

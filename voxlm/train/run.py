@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..data.collate import VoxLMCollator
-from ..data.train_data import build_alignment_data, build_datasets, check_no_held_out_voices
+from ..data.train_data import build_alignment_data, build_datasets, build_hearing_set, check_no_held_out_voices
 from ..model.modeling_voxlm import WEIGHTS_NAME
 from .config import TrainConfig, load_config, read_stages
 from .trainer import Trainer, build_model
@@ -27,7 +27,9 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             cached_features=config.cached_features, max_target_tokens=config.max_target_tokens,
             teacher=config.kl_weight > 0)
         collate = VoxLMCollator(pad_token_id=processor.tokenizer.pad_token_id)
-    return Trainer(config, model, processor, train_set, eval_set, collate).fit(resume=resume)
+    hearing_set = (build_hearing_set(config.hearing_data, processor.tokenizer, model.blank_token_id,
+                                     model.config.audio_model) if config.hearing_data else None)
+    return Trainer(config, model, processor, train_set, eval_set, collate, hearing_set=hearing_set).fit(resume=resume)
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..data.transcripts import edit_distance, greedy_ctc_tokens
+from ..data.transcripts import TranscriptCollator, TranscriptDataset, edit_distance, greedy_ctc_tokens
 from ..files import write_json_atomic, write_text_atomic
 from ..model import VoxLMConfig, VoxLMModel, VoxLMProcessor
 from ..model.configuration_voxlm import INTERFACE_SETTINGS
@@ -93,7 +93,8 @@ class Trainer:
     """Runs `config` on `train_set` (items collated by `collate` into `VoxLMModel.forward` kwargs)."""
 
     def __init__(self, config: TrainConfig, model: VoxLMModel, processor: VoxLMProcessor,
-                 train_set: Dataset, eval_set: Dataset | None, collate: Callable, log=print):
+                 train_set: Dataset, eval_set: Dataset | None, collate: Callable, log=print,
+                 hearing_set: TranscriptDataset | None = None):
         from accelerate import Accelerator
 
         self.config, self.processor, self.log = config, processor, log
@@ -102,6 +103,7 @@ class Trainer:
             mixed_precision=config.mixed_precision, log_with="tensorboard", project_dir=str(self.output_dir)
         )
         self.train_set, self.eval_set, self.collate = train_set, eval_set, collate
+        self.hearing_set = hearing_set
         self.sampler = EpochSampler(len(train_set), config.seed)
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
@@ -177,8 +179,11 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> dict:
-        """Mean loss over the first `eval_batches` held-out batches (fixed order); for alignment also the
-        token error rate of greedy CTC decoding against the transcripts."""
+        """Mean loss over the first `eval_batches` held-out batches (fixed order), for alignment also the token
+        error rate of greedy CTC decoding against the transcripts; and what the connector hears (`hearing`)."""
+        return {**self._eval_loss(), **self.hearing()}
+
+    def _eval_loss(self) -> dict:
         if self.eval_set is None or len(self.eval_set) == 0:
             return {}
         self.model.eval()
@@ -191,6 +196,7 @@ class Trainer:
             out, loss = self._objective(batch)
             losses.append(self.accelerator.gather(loss.detach()).mean().item())
             if self.config.objective == "ctc":
+                # Over the run's candidate tokens only (the logits alignment trains): `hearing` scores the whole vocabulary.
                 decoded = greedy_ctc_tokens(out.logits, batch["audio_lengths"], batch["ctc_vocab"], stack_factor)
                 for hypothesis, labels in zip(decoded, batch["ctc_labels"]):
                     reference = labels[labels != -100].tolist()
@@ -201,6 +207,33 @@ class Trainer:
             counts = self.accelerator.reduce(torch.tensor([errors, reference_tokens], device=self.accelerator.device), "sum")
             result["eval_token_error_rate"] = counts[0].item() / max(1, counts[1].item())
         return result
+
+    @torch.no_grad()
+    def hearing(self) -> dict:
+        """Token and word error rate of the connector's own transcript of every `hearing_data` clip, decoded over
+        the LLM's whole vocabulary at the model's blank threshold (`VoxLMModel.transcribe_clips`), as the
+        soft-token interface reads speech at inference. Every process scores the whole (small) set alike."""
+        if self.hearing_set is None or len(self.hearing_set) == 0:
+            return {}
+        from ..eval.metrics import corpus_wer
+
+        model = self.accelerator.unwrap_model(self.model)
+        model.eval()
+        tokenizer = self.processor.tokenizer
+        loader = DataLoader(self.hearing_set, batch_size=self.config.batch_size,
+                            collate_fn=TranscriptCollator(self.hearing_set.vocab))
+        errors = tokens = 0
+        references, hypotheses = [], []
+        for batch in loader:
+            frames = batch["audio_frames"].to(self.accelerator.device)
+            heard = model.transcribe_clips(batch["audio_lengths"], audio_frames=frames)
+            for hypothesis, labels in zip(heard, batch["ctc_labels"]):
+                reference = labels[labels != -100].tolist()
+                errors += edit_distance(hypothesis, reference)
+                tokens += len(reference)
+                references.append(tokenizer.decode(reference).strip())
+                hypotheses.append(tokenizer.decode(hypothesis).strip())
+        return {"hearing_token_error_rate": errors / max(1, tokens), "hearing_word_error_rate": corpus_wer(references, hypotheses)}
 
     # ---- checkpoints -----------------------------------------------------------------------
 
@@ -318,14 +351,21 @@ class Trainer:
                 rate = entry.get("eval_token_error_rate")
                 self.log(f"step {entry['step']}: eval loss {entry['eval_loss']:.4f}"
                          + (f", token error rate {rate:.3f}" if rate is not None else ""))
+            if "hearing_token_error_rate" in entry:
+                self.log(f"step {entry['step']}: hearing: token error rate {entry['hearing_token_error_rate']:.3f}, "
+                         f"word error rate {entry['hearing_word_error_rate']:.3f}")
         return entry
 
 
 def write_model_card(directory: Path, config: TrainConfig, metrics_file: Path) -> None:
     """README.md next to the weights: what was trained, on what, for how long, and the held-out loss curve."""
     entries = [json.loads(line) for line in metrics_file.read_text().splitlines()] if metrics_file.is_file() else []
-    evals = [e for e in entries if "eval_loss" in e]
-    with_rate = any("eval_token_error_rate" in e for e in evals)
+    evals = [e for e in entries if "eval_loss" in e or "hearing_token_error_rate" in e]
+    columns = [("eval_loss", "held-out loss", "{:.4f}"),
+               ("eval_token_error_rate", "held-out token error rate (greedy CTC)", "{:.3f}"),
+               ("hearing_token_error_rate", "hearing: token error rate", "{:.3f}"),
+               ("hearing_word_error_rate", "hearing: word error rate", "{:.3f}")]
+    columns = [c for c in columns if any(c[0] in e for e in evals)]
     train = [e for e in entries if "seconds_per_step" in e]
     seconds = sum(e["seconds_per_step"] * config.log_every for e in train)
     lines = [
@@ -335,14 +375,16 @@ def write_model_card(directory: Path, config: TrainConfig, metrics_file: Path) -
         "",
         f"- base models: {json.dumps(config.model)}",
         f"- data: {', '.join(config.train_data)} (held out: {', '.join(config.eval_data) or 'none'})",
+        *([f"- hearing (the connector's own transcript over the whole vocabulary): {', '.join(config.hearing_data)}"]
+          if config.hearing_data else []),
         f"- objective: {config.objective}",
         f"- steps: {config.max_steps} x batch {config.batch_size} x accumulation {config.grad_accum}, "
         f"lr {config.learning_rate} ({config.lr_schedule}), KL weight {config.kl_weight}",
         f"- training time (logged steps): {seconds / 60:.1f} min",
         "",
-        "| step | held-out loss |" + (" held-out token error rate (greedy CTC) |" if with_rate else ""),
-        "|---:|---:|" + ("---:|" if with_rate else ""),
-        *[f"| {e['step']} | {e['eval_loss']:.4f} |" + (f" {e.get('eval_token_error_rate', float('nan')):.3f} |" if with_rate else "")
+        "| step |" + "".join(f" {title} |" for _, title, _ in columns),
+        "|---:|" + "---:|" * len(columns),
+        *[f"| {e['step']} |" + "".join(f" {form.format(e[key]) if key in e else '-'} |" for key, _, form in columns)
           for e in evals],
         "",
     ]
