@@ -36,6 +36,7 @@ def test_asterisk_recordings_import_and_align(tmp_path, asset):
     assert sorted(store.transcripts()) == sorted(r["key"] for r in records)
     assert main(["features", str(out), "--quiet"]) == 0
     assert main(["train", "--recipe", str(RECIPE), f"train_data=[{out}]", f"speech_data=[{out}]", "eval_data=[]",
+                 "hearing_data=[]",
                  "batch_size=3", "max_steps=25", "warmup_steps=1", "learning_rate=3.0e-3", "log_every=1",
                  "eval_every=1000", "save_every=1000", f"output_dir={run_dir}"]) == 0
     losses = [e["ctc"] for e in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if "ctc" in e]
