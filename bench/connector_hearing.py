@@ -1,7 +1,8 @@
 """What the connector hears on held-out speech: token error rate of its greedy CTC transcript.
 
     python bench/connector_hearing.py [--model CKPT [CKPT ...]] [--limit 60] [--thresholds 0.05,0.5]
-                                      [--encoder clip|window|both] [--out F.json]
+                                      [--encoder clip|window|both] [--vocab-from JSONL ... --min-counts 10,30]
+                                      [--out F.json]
 
 Clips: the `asr` benchmark's own set (built once into $VOXLM_HOME/eval/asr): real human speech (the
 Asterisk prompts) and generalize sentences spoken by the held-out voices, none of it in any
@@ -15,6 +16,12 @@ greedily over the LLM's whole vocabulary at each blank threshold. Token error ra
 to the transcript's LLM tokens / their number (as the alignment stage reports it), word error rate
 after Whisper's normalisation; both by condition and by held-out voice. Also timed: encoder and
 connector clips/s. Prints a table; writes JSON. Compare alignment runs with several `--model`s.
+
+`--vocab-from` (JSONL files with a `text` field, e.g. the training text) adds decodings over a smaller
+vocabulary: only the tokens that occur at least N times there (`--min-counts`), with the share of
+reference tokens that vocabulary cannot say. A smaller scoring table would make the soft-token
+step several times cheaper (docs/batching: scoring is 92 of the 238 ms a clip costs); this measures
+what it costs in hearing.
 """
 
 from __future__ import annotations
@@ -48,16 +55,34 @@ def encode(model, processor, wave, mode: str) -> torch.Tensor:
     return run_encoder(model.audio_tower, mel, torch.tensor([frames]))[0]
 
 
-def score(items, decoded: dict, tokenizer, blank: int) -> dict:
-    """Token and word error rate of `decoded` (item id -> LLM token ids) against the items' references."""
-    errors = refs = 0
+def score(items, decoded: dict, tokenizer, blank: int, allowed: torch.Tensor | None) -> dict:
+    """Token and word error rate of `decoded` (item id -> LLM token ids) against the items' references, and the
+    share of reference tokens outside the `allowed` vocabulary."""
+    errors = refs = unsayable = 0
     for item in items:
         ref = [i for i in tokenizer(" " + item.meta["reference"].strip(), add_special_tokens=False).input_ids
                if i != blank]
         errors += edit_distance(decoded[item.id], ref)
         refs += len(ref)
+        unsayable += 0 if allowed is None else int((~allowed[ref]).sum())
     wer = corpus_wer([i.meta["reference"] for i in items], [tokenizer.decode(decoded[i.id]).strip() for i in items])
-    return {"ter": errors / refs, "wer": wer, "clips": len(items)}
+    return {"ter": errors / refs, "wer": wer, "clips": len(items), "outside_vocab": unsayable / refs}
+
+
+def vocabularies(files: list[str], min_counts: list[int], tokenizer, size: int, blank: int) -> dict:
+    """`{"all": None, ">=N": allowed [size] bool}`: the tokens occurring at least N times in the files' texts."""
+    counts = torch.zeros(size, dtype=torch.long)
+    for name in files:
+        with open(name, encoding="utf-8") as f:
+            for line in f:
+                ids = tokenizer(" " + json.loads(line)["text"], add_special_tokens=False).input_ids
+                counts += torch.bincount(torch.tensor(ids, dtype=torch.long), minlength=size)[:size]
+    out = {"all": None}
+    for n in min_counts:
+        allowed = counts >= n
+        allowed[blank] = True
+        out[f">={n}"] = allowed
+    return out
 
 
 def main() -> None:
@@ -67,6 +92,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=60, help="clips per condition (human, synthetic)")
     parser.add_argument("--thresholds", default="0.05,0.5")
     parser.add_argument("--encoder", choices=["clip", "window", "both"], default="clip")
+    parser.add_argument("--vocab-from", nargs="*", default=[], metavar="JSONL",
+                        help="also decode over the tokens occurring --min-counts times in these texts")
+    parser.add_argument("--min-counts", default="10,30")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out")
     args = parser.parse_args()
@@ -82,7 +110,8 @@ def main() -> None:
     voices = sorted({i.meta["voice"] for i in items if i.condition != "human" and i.meta["voice"]})
     groups |= {v: [i for i in items if i.meta["voice"] == v] for v in voices}
 
-    rows, speed = [], {}
+    rows, speed, vocabs = [], {}, None
+    min_counts = [int(n) for n in args.min_counts.split(",")] if args.vocab_from else []
     encoder_model, processor = load_voxlm(args.model[0])
     for mode in modes:
         start = time.perf_counter()
@@ -90,31 +119,41 @@ def main() -> None:
             frames = {i.id: encode(encoder_model, processor, load_audio(i.audio_parts()[0]["audio"]), mode) for i in items}
         speed[f"encoder {mode}"] = len(items) / (time.perf_counter() - start)
         for checkpoint in args.model:
-            model = encoder_model if checkpoint == args.model[0] else load_voxlm(checkpoint)[0]
+            model, tokenizer = ((encoder_model, processor) if checkpoint == args.model[0] else load_voxlm(checkpoint))
+            tokenizer = tokenizer.tokenizer
             if model.config.audio_model != encoder_model.config.audio_model:
                 raise SystemExit(f"{checkpoint} reads {model.config.audio_model}, not {encoder_model.config.audio_model}: "
                                  "compare checkpoints of one speech encoder")
+            if args.vocab_from and model.config.text_model != encoder_model.config.text_model:
+                raise SystemExit("--vocab-from compares checkpoints of one LLM (its token counts are per tokenizer)")
             name = str(checkpoint or "default")
-            decoded = {t: {} for t in thresholds}
+            if vocabs is None:  # the LLM's vocabulary, hence these masks, is the same for every checkpoint
+                vocabs = vocabularies(args.vocab_from, min_counts, tokenizer,
+                                      model.language_model.get_input_embeddings().weight.shape[0], model.blank_token_id)
+            decoded = {(v, t): {} for v in vocabs for t in thresholds}
             start = time.perf_counter()
             with torch.no_grad():
                 for item in items:
                     clip = frames[item.id]
                     logits = model.audio_token_logits(model.encode_audio(torch.tensor([len(clip)]), audio_frames=clip[None]))
-                    for t in thresholds:
-                        tokens, keep = greedy_ctc(logits, model.blank_token_id, t, torch.arange(len(logits)) == 0)
-                        decoded[t][item.id] = tokens[keep].tolist()
+                    for v, allowed in vocabs.items():
+                        scored = logits if allowed is None else logits.masked_fill(~allowed, float("-inf"))
+                        for t in thresholds:
+                            tokens, keep = greedy_ctc(scored, model.blank_token_id, t, torch.arange(len(logits)) == 0)
+                            decoded[v, t][item.id] = tokens[keep].tolist()
             speed[f"connector {name}"] = len(items) / (time.perf_counter() - start)
-            for t in thresholds:
+            for (v, t), heard in decoded.items():
                 for group, subset in groups.items():
-                    rows.append({"model": name, "encoder": mode, "threshold": t, "group": group,
-                                 **score(subset, decoded[t], processor.tokenizer, model.blank_token_id)})
+                    rows.append({"model": name, "encoder": mode, "threshold": t, "vocab": v,
+                                 "vocab_size": int(vocabs[v].sum()) if vocabs[v] is not None else None, "group": group,
+                                 **score(subset, heard, tokenizer, model.blank_token_id, vocabs[v])})
 
     print(" | ".join(f"{k} {v:.2f} clips/s" for k, v in speed.items()))
-    print(f"{'model':32} {'encoder':7} {'threshold':>9} {'group':>26} {'clips':>5} {'TER':>6} {'WER':>6}")
+    print(f"{'model':32} {'encoder':7} {'threshold':>9} {'vocab':>6} {'group':>26} {'clips':>5} {'TER':>6} {'WER':>6}"
+          f" {'unsayable':>9}")
     for r in rows:
-        print(f"{r['model'][-32:]:32} {r['encoder']:7} {r['threshold']:>9} {r['group']:>26} {r['clips']:>5} "
-              f"{r['ter']:6.3f} {r['wer']:6.3f}")
+        print(f"{r['model'][-32:]:32} {r['encoder']:7} {r['threshold']:>9} {r['vocab']:>6} {r['group']:>26} {r['clips']:>5} "
+              f"{r['ter']:6.3f} {r['wer']:6.3f} {r['outside_vocab']:9.3f}")
     if args.out:
         Path(args.out).write_text(json.dumps({"models": [str(m or "default") for m in args.model], "rows": rows,
                                               "clips_per_s": speed}, indent=2))
