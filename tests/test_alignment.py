@@ -42,12 +42,17 @@ def dataset_of(processor, model, frames):
     return TranscriptDataset({f"c{i}": s for i, s in enumerate(SENTENCES)}, processor.tokenizer, frames, model.blank_token_id)
 
 
+def tiny_run(tmp_path, **overrides):
+    """The config of a 60-step alignment run on the tiny model, logging every 10 steps."""
+    settings = dict(objective="ctc", output_dir=str(tmp_path), batch_size=4, max_steps=60, learning_rate=1e-2,
+                    warmup_steps=1, eval_every=60, save_every=60, log_every=10) | overrides
+    return load_config(None, [f"{k}={json.dumps(v)}" for k, v in settings.items()])
+
+
 def test_alignment_training_lowers_the_held_out_ctc_loss(make_tiny, clips, tmp_path):
     model, processor = make_tiny()
     data = dataset_of(processor, model, clips)
-    config = load_config(None, [f"{k}={json.dumps(v)}" for k, v in dict(
-        objective="ctc", output_dir=str(tmp_path), batch_size=4, max_steps=60, learning_rate=1e-2, warmup_steps=1,
-        eval_every=60, save_every=60, log_every=10).items()])
+    config = tiny_run(tmp_path, eval_every=60)
     Trainer(config, model, processor, data, data, TranscriptCollator(data.vocab), log=lambda *_: None).fit()
     entries = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     losses = [e["eval_loss"] for e in entries if "eval_loss" in e]
@@ -62,9 +67,7 @@ def test_every_eval_measures_hearing_over_the_whole_vocabulary(make_tiny, clips,
     """`hearing_data`: the connector's own transcript (all tokens compete, as at inference) scored at each eval."""
     model, processor = make_tiny()
     data = dataset_of(processor, model, clips)
-    config = load_config(None, [f"{k}={json.dumps(v)}" for k, v in dict(
-        objective="ctc", output_dir=str(tmp_path), batch_size=4, max_steps=60, learning_rate=1e-2, warmup_steps=1,
-        eval_every=30, save_every=60, log_every=10).items()])
+    config = tiny_run(tmp_path, eval_every=30)
     trainer = Trainer(config, model, processor, data, None, TranscriptCollator(data.vocab), log=lambda *_: None,
                       hearing_set=data)
     before = trainer.hearing()
