@@ -110,26 +110,29 @@ def main() -> None:
     voices = sorted({i.meta["voice"] for i in items if i.condition != "human" and i.meta["voice"]})
     groups |= {v: [i for i in items if i.meta["voice"] == v] for v in voices}
 
-    rows, speed, vocabs = [], {}, None
+    rows, speed = [], {}
     min_counts = [int(n) for n in args.min_counts.split(",")] if args.vocab_from else []
     encoder_model, processor = load_voxlm(args.model[0])
+    # Each checkpoint loaded once (not once per encoder way), each scored with its own tokenizer.
+    models = [(str(args.model[0] or "default"), encoder_model, processor.tokenizer)]
+    for checkpoint in args.model[1:]:
+        model, model_processor = load_voxlm(checkpoint)
+        if model.config.audio_model != encoder_model.config.audio_model:
+            raise SystemExit(f"{checkpoint} reads {model.config.audio_model}, not {encoder_model.config.audio_model}: "
+                             "compare checkpoints of one speech encoder")
+        if args.vocab_from and model.config.text_model != encoder_model.config.text_model:
+            raise SystemExit("--vocab-from compares checkpoints of one LLM (its token counts are per tokenizer)")
+        models.append((str(checkpoint), model, model_processor.tokenizer))
+    # The LLM's vocabulary, hence these masks, is the same for every checkpoint (checked above when it matters).
+    vocabs = vocabularies(args.vocab_from, min_counts, processor.tokenizer,
+                          encoder_model.language_model.get_input_embeddings().weight.shape[0],
+                          encoder_model.blank_token_id)
     for mode in modes:
         start = time.perf_counter()
         with torch.no_grad():
             frames = {i.id: encode(encoder_model, processor, load_audio(i.audio_parts()[0]["audio"]), mode) for i in items}
         speed[f"encoder {mode}"] = len(items) / (time.perf_counter() - start)
-        for checkpoint in args.model:
-            model, tokenizer = ((encoder_model, processor) if checkpoint == args.model[0] else load_voxlm(checkpoint))
-            tokenizer = tokenizer.tokenizer
-            if model.config.audio_model != encoder_model.config.audio_model:
-                raise SystemExit(f"{checkpoint} reads {model.config.audio_model}, not {encoder_model.config.audio_model}: "
-                                 "compare checkpoints of one speech encoder")
-            if args.vocab_from and model.config.text_model != encoder_model.config.text_model:
-                raise SystemExit("--vocab-from compares checkpoints of one LLM (its token counts are per tokenizer)")
-            name = str(checkpoint or "default")
-            if vocabs is None:  # the LLM's vocabulary, hence these masks, is the same for every checkpoint
-                vocabs = vocabularies(args.vocab_from, min_counts, tokenizer,
-                                      model.language_model.get_input_embeddings().weight.shape[0], model.blank_token_id)
+        for name, model, tokenizer in models:
             decoded = {(v, t): {} for v in vocabs for t in thresholds}
             start = time.perf_counter()
             with torch.no_grad():
