@@ -148,6 +148,17 @@ def test_voice_pools():
         resolve_voice_pool("flite:nobody")
 
 
+def test_voice_pool_drops_engines_and_voices():
+    fast = resolve_voice_pool("train,-kokoro")
+    assert fast == tuple(v for v in TRAIN_VOICES if not v.startswith("kokoro:")) and len(fast) >= 10
+    assert resolve_voice_pool("held_out,-espeak,-flite:awb") == ("kokoro:nezumi+kumo",)
+    assert resolve_voice_pool("-kokoro,flite:slt") == ("flite:slt",)  # a drop acts on the terms before it only
+    with pytest.raises(ValueError, match="unknown voice"):
+        resolve_voice_pool("train,-flite:nobody")
+    with pytest.raises(ValueError, match="empty"):
+        resolve_voice_pool("held_out,-espeak,-flite,-kokoro")
+
+
 def test_held_out_pool_only_uses_held_out_voices(tmp_path, fake_tts):
     manifest = run(write_requests(tmp_path / "r.jsonl", 12), tmp_path / "out", voices="held_out")
     assert set(manifest["voices"]) <= set(HELD_OUT_VOICES)

@@ -53,7 +53,7 @@ import numpy as np
 from ..audio.augment import Augmentation, inject_disfluencies, random_augmentation
 from ..audio.io import SAMPLING_RATE
 from ..files import read_jsonl, write_json_atomic
-from ..tts import HELD_OUT_VOICES, TRAIN_VOICES, EngineUnavailable, speak, voice_info, voice_split
+from ..tts import ENGINES, HELD_OUT_VOICES, TRAIN_VOICES, EngineUnavailable, speak, voice_info, voice_split
 from .seeds import derived_seed
 from .shards import (FORMAT_VERSION, MANIFEST, audio_features, complete_shard_records, list_array, needs_build,
                      owned_shards, shard_tally, write_shard_atomically)
@@ -180,21 +180,33 @@ def choose_voice(request_id: str, pool: Sequence[str], seed: int = 0) -> str:
     return pool[derived_seed(seed, request_id, "voice") % len(pool)]
 
 
+_SPLIT_POOLS = {"train": TRAIN_VOICES, "held_out": HELD_OUT_VOICES, "all": TRAIN_VOICES + HELD_OUT_VOICES}
+
+
 def resolve_voice_pool(voices: str | Sequence[str]) -> tuple[str, ...]:
-    """"train" / "held_out" / "all" / "a,b,c" / a list of names -> voice names (validated, in order)."""
-    if isinstance(voices, str):
-        if voices == "train":
-            return TRAIN_VOICES
-        if voices == "held_out":
-            return HELD_OUT_VOICES
-        if voices == "all":
-            return TRAIN_VOICES + HELD_OUT_VOICES
-        voices = [v.strip() for v in voices.split(",") if v.strip()]
-    pool = tuple(dict.fromkeys(voices))  # unique, in order
+    """"train" / "held_out" / "all" / "a,b,c" / a list of terms -> voice names (validated, in order).
+
+    A term is a split word, a voice name, or `-X` that drops an engine's voices or one voice from
+    what the terms before it chose: "train,-kokoro" is every training voice but the slow Kokoro ones.
+    """
+    terms = [v.strip() for v in voices.split(",") if v.strip()] if isinstance(voices, str) else list(voices)
+    pool: list[str] = []
+    for term in terms:
+        if term.startswith("-"):
+            drop = term[1:]
+            if drop in ENGINES:
+                pool = [v for v in pool if not v.startswith(drop + ":")]
+            else:
+                voice_info(drop)  # ValueError with close matches for a typo
+                pool = [v for v in pool if v != drop]
+        else:
+            pool.extend(_SPLIT_POOLS.get(term, (term,)))
+    pool = tuple(dict.fromkeys(pool))  # unique, in order
     for name in pool:
         voice_info(name)  # ValueError with close matches for a typo
     if not pool:
-        raise ValueError("the voice pool is empty: use 'train', 'held_out', 'all' or a comma-separated list of voices")
+        raise ValueError("the voice pool is empty: use 'train', 'held_out', 'all' or a comma-separated list of voices "
+                         "(a term '-ENGINE' or '-VOICE' drops voices from the ones before it)")
     return pool
 
 
@@ -508,7 +520,8 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("out", help="output folder (shard-00000/ ... and manifest.json)")
     parser.add_argument("--voices", default="train",
                         help="pool for requests that name no voice: train (default), held_out, all, "
-                             "or a comma-separated list of names from `voxlm voices`")
+                             "or a comma-separated list of names from `voxlm voices`; a term -ENGINE or -VOICE "
+                             "drops voices from the ones before it (train,-kokoro: every fast training voice)")
     parser.add_argument("--seed", type=int, default=0, help="seeds voice choice, augmentation and disfluencies")
     parser.add_argument("--shard-size", type=int, default=256, help="requests per shard (default 256)")
     parser.add_argument("--num-workers", type=int, default=1, help="processes on this machine, one shard each at a time")
