@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the training data of recipes/default.yaml under data/default/ (every step resumable; steps 1-8
 # roughly 4 h on 2 cores, most of it speech synthesis, encoder features and the teacher's answers; step 9,
-# ~48 h of alignment speech, is many hours more and spans sessions: see its comment).
+# ~48 h of alignment speech from the fast voices, about 1 h more: see its comment).
 #   bash recipes/default-data.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -100,17 +100,17 @@ voxlm synth $D/instruct-more/clips.jsonl $D/speech-instruct-more --voices $VOICE
 voxlm features $D/speech-instruct-more --audio-model whisper-tiny.en
 
 # 9. Alignment speech at scale (issue 17): the alignment stage has no LLM pass, so it can take far more
-#    speech than the LM stages. Every training voice (`--voices train`: 32 kokoro mixes, piper, hibari,
-#    flite and espeak variants), a share of clips with rate, pitch, reverb, noise or music
+#    speech than the LM stages. The 18 fast training voices (`--voices train,-kokoro`: piper, hibari,
+#    4 flite and 12 espeak voices), a share of clips with rate, pitch, reverb, noise or music
 #    (`--augment random`), over what users say: everyday questions and requests (the `questions`
 #    source: headword, saying, number and place questions), ShareGPT first turns, and more prose
 #    (ShareGPT answer chunks, GCIDE definitions). Train splits only; no fortune of eval_passages is
 #    quoted, no instruction of instr_eval spoken, nothing of steps 5-7 spoken twice. Shuffled, so a
 #    synthesis stopped part-way (it resumes) holds every kind. 31,923 clips, ~48 h of speech by word
-#    count. Measured: one worker made 26.5 min of audio (256 clips) in ~7.5 min (3.5x real time; kokoro,
-#    15 of the 32 voices, is the slowest engine); two workers made two shards in ~12 min (4.4x). So the
-#    synthesis alone is ~11 h on 2 cores, to be resumed across sessions: stop it with a kill, rerun
-#    the same line to go on (finished shards are kept).
+#    count. Kokoro is left out here because it is ~40x slower than the other engines: with its 14
+#    training vectors in the pool, two workers made ~4.4x real time (~11 h for this step); without them,
+#    3,500 such clips (5.55 h) took 135 s on 2 cores (148x real time), so ~20 min here, plus ~30 min of
+#    features at ~18 clips/s. Steps 4-8 keep a Kokoro voice in the mix.
 voxlm corpus questions -o $D/all_questions.jsonl --min-words 3 --min-prose 0.6
 voxlm corpus sharegpt -o $D/all_sharegpt_more.jsonl --limit 30000
 voxlm select $D/all_questions.jsonl -o $D/scale_questions.jsonl --skip-items-in $D/eval_passages.jsonl
@@ -122,5 +122,5 @@ voxlm select $D/all_gcide.jsonl -o $D/scale_gcide.jsonl --seed 4 --limit 3000 \
     --skip-ids-in $D/broad_requests.jsonl $D/places_requests.jsonl
 cat $D/scale_{questions,instr,sharegpt,gcide}.jsonl > $D/scale_all.jsonl
 voxlm select $D/scale_all.jsonl -o $D/scale_requests.jsonl --seed 5 && rm $D/scale_{questions,instr,sharegpt,gcide,all}.jsonl
-voxlm synth $D/scale_requests.jsonl $D/scale --voices train --augment random --num-workers 2
+voxlm synth $D/scale_requests.jsonl $D/scale --voices train,-kokoro --augment random --num-workers 2
 voxlm features $D/scale --audio-model whisper-tiny.en
