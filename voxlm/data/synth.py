@@ -53,7 +53,8 @@ import numpy as np
 from ..audio.augment import Augmentation, inject_disfluencies, random_augmentation
 from ..audio.io import SAMPLING_RATE
 from ..files import read_jsonl, write_json_atomic
-from ..tts import ENGINES, HELD_OUT_VOICES, TRAIN_VOICES, EngineUnavailable, speak, voice_info, voice_split
+from ..tts import (ENGINES, HELD_OUT_VOICES, TRAIN_VOICES, EngineUnavailable, list_voices, speak, voice_info,
+                   voice_split)
 from .seeds import derived_seed
 from .shards import (FORMAT_VERSION, MANIFEST, audio_features, complete_shard_records, list_array, needs_build,
                      owned_shards, shard_tally, write_shard_atomically)
@@ -193,12 +194,9 @@ def resolve_voice_pool(voices: str | Sequence[str]) -> tuple[str, ...]:
     pool: list[str] = []
     for term in terms:
         if term.startswith("-"):
-            drop = term[1:]
-            if drop in ENGINES:
-                pool = [v for v in pool if not v.startswith(drop + ":")]
-            else:
-                voice_info(drop)  # ValueError with close matches for a typo
-                pool = [v for v in pool if v != drop]
+            drop = term[1:]  # an engine, else a voice (ValueError with close matches for a typo)
+            dropped = set(list_voices(engine=drop)) if drop in ENGINES else {voice_info(drop).name}
+            pool = [v for v in pool if v not in dropped]
         else:
             pool.extend(_SPLIT_POOLS.get(term, (term,)))
     pool = tuple(dict.fromkeys(pool))  # unique, in order
