@@ -19,7 +19,7 @@ from voxlm.data.transcripts import (
     read_transcribed_clips,
 )
 from voxlm.train.config import load_config
-from voxlm.train.objectives import alignment_ctc_loss
+from voxlm.train.objectives import alignment_ctc_loss, sampled_ctc_vocab
 from voxlm.train.trainer import Trainer
 
 SENTENCES = ["hello world", "the quick brown fox", "what is said", "the lazy dog"]
@@ -61,6 +61,39 @@ def test_alignment_training_lowers_the_held_out_ctc_loss(make_tiny, clips, tmp_p
     rates = [e["eval_token_error_rate"] for e in entries if "eval_loss" in e]
     assert rates[-1] < rates[0]
     assert "token error rate" in (tmp_path / "final" / "README.md").read_text()
+
+
+def test_sampled_candidates_hold_every_target_never_the_blank_and_repeat_from_one_seed():
+    labels = torch.tensor([[5, 9, 9, -100], [3, 5, 12, 40]])
+    draw = lambda seed: sampled_ctc_vocab(labels, 50, 30, 7, torch.Generator().manual_seed(seed))
+    vocab = draw(0)
+    assert torch.equal(vocab, torch.unique(vocab)) and set(labels[labels != -100].tolist()) <= set(vocab.tolist())
+    assert 7 not in vocab.tolist() and int(vocab.max()) < 50 and len(vocab) > 5
+    assert torch.equal(vocab, draw(0)) and not torch.equal(vocab, draw(1))
+
+
+def test_sampled_candidates_need_the_ctc_objective():
+    with pytest.raises(ValueError, match="ctc_negatives"):
+        load_config(None, ["ctc_negatives=64"])
+    assert load_config(None, ["objective=ctc", "ctc_negatives=64"]).ctc_negatives == 64
+
+
+def test_alignment_on_sampled_candidates_lowers_the_full_candidate_loss(make_tiny, clips, tmp_path):
+    """`ctc_negatives`: training scores each batch against its own tokens plus fresh draws; eval against all."""
+    model, processor = make_tiny()
+    data = dataset_of(processor, model, clips)
+    trainer = Trainer(tiny_run(tmp_path, ctc_negatives=16), model, processor, data, data, TranscriptCollator(data.vocab),
+                      log=lambda *_: None)
+    labels = TranscriptCollator(data.vocab)([data[0]])["ctc_labels"]
+    first = trainer._sampled_vocab(labels, 0)
+    assert torch.equal(first, trainer._sampled_vocab(labels, 0))  # a resumed run draws what the first drew
+    trainer.position.step += 1
+    assert not torch.equal(first, trainer._sampled_vocab(labels, 0))
+    trainer.position.step -= 1
+    trainer.fit()
+    entries = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    losses = [e["eval_loss"] for e in entries if "eval_loss" in e]
+    assert losses[-1] < 0.5 * losses[0]
 
 
 def test_every_eval_measures_hearing_over_the_whole_vocabulary(make_tiny, clips, tmp_path):

@@ -44,6 +44,12 @@ class TrainConfig:
     transcript over the LLM's whole vocabulary, as inference reads it (`VoxLMModel.transcribe_clips`).
     For held-out voices, recordings and text, so a later stage cannot silently undo hearing: nothing in
     them is trained on, and a folder also named in train_data or speech_data is refused."""
+    ctc_negatives: int = 0
+    """With 'ctc': score each training batch against its own transcripts' tokens plus this many tokens drawn
+    afresh every step from the LLM's whole vocabulary, instead of against every token of every training
+    transcript (0). Several times cheaper a step once the training text is large, and over many steps every
+    token of the vocabulary, not only the transcripts', is pushed below the right one: inference decodes over
+    the whole vocabulary. Eval and hearing always score the full candidate set / vocabulary."""
     cached_features: bool = True
     """Read encoder frames cached by `voxlm features` (fast) instead of encoding the clips every step."""
     output_dir: str = "runs/custom"
@@ -82,6 +88,8 @@ class TrainConfig:
         if self.objective == "ctc" and (self.kl_weight or not self.cached_features):
             raise ValueError("objective 'ctc' reads cached encoder frames and has no KL term: "
                              "set cached_features=true and kl_weight=0")
+        if self.ctc_negatives < 0 or (self.ctc_negatives and self.objective != "ctc"):
+            raise ValueError(f"ctc_negatives must be >= 0 and needs objective 'ctc', got {self.ctc_negatives}")
         if self.lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
         for name in ("train_data", "eval_data", "speech_data", "hearing_data"):

@@ -41,6 +41,19 @@ def alignment_ctc_loss(logits: torch.Tensor, audio_lengths: torch.Tensor, stack_
                       blank=0, zero_infinity=True)
 
 
+def sampled_ctc_vocab(ctc_labels: torch.Tensor, vocab_size: int, negatives: int, blank_token_id: int,
+                      generator: torch.Generator) -> torch.Tensor:
+    """Sorted candidate ids for one batch's `alignment_logits`: every token of its transcripts plus `negatives`
+    draws (with replacement, duplicates merged) from the whole vocabulary but the blank, which is column 0 anyway.
+
+    A sampled softmax over the LLM's input embeddings: the transcripts' tokens are always scored, so the CTC
+    targets exist, and a fresh sample each step spreads the competition over the whole vocabulary.
+    """
+    drawn = torch.randint(0, vocab_size - 1, (negatives,), generator=generator)
+    drawn = drawn + (drawn >= blank_token_id).long()  # skip the blank's id
+    return torch.unique(torch.cat([ctc_labels[ctc_labels != -100], drawn]))  # sorted
+
+
 def distillation_loss(model, student_logits: torch.Tensor, batch: dict, temperature: float) -> torch.Tensor:
     """KL(teacher || student) over target tokens; the teacher is `model`'s frozen LLM fed the text transcript.
 

@@ -32,7 +32,7 @@ from ..model import VoxLMConfig, VoxLMModel, VoxLMProcessor
 from ..model.configuration_voxlm import INTERFACE_SETTINGS
 from ..model.modeling_voxlm import WEIGHTS_NAME
 from .config import TrainConfig, config_dict
-from .objectives import alignment_ctc_loss, distillation_loss
+from .objectives import alignment_ctc_loss, distillation_loss, sampled_ctc_vocab
 
 STATE_NAME = "trainer_state.pt"
 MODEL_INPUTS = ("input_ids", "attention_mask", "labels", "input_features", "audio_frames", "audio_lengths", "ctc_vocab")
@@ -162,6 +162,8 @@ class Trainer:
         totals: dict[str, float] = {}
         for micro in range(self.config.grad_accum):
             batch = next(batches)
+            if self.config.ctc_negatives:
+                batch = {**batch, "ctc_vocab": self._sampled_vocab(batch["ctc_labels"], micro)}
             sync = micro == self.config.grad_accum - 1
             with contextlib.nullcontext() if sync else self.accelerator.no_sync(self.model):
                 loss, metrics = self._loss(batch)
@@ -176,6 +178,16 @@ class Trainer:
         totals["grad_norm"] = float(grad_norm)
         totals["lr"] = self.scheduler.get_last_lr()[0]
         return totals
+
+    def _sampled_vocab(self, ctc_labels: torch.Tensor, micro: int) -> torch.Tensor:
+        """`ctc_negatives` candidates for this micro-batch, drawn from (seed, step, micro) so a resumed run draws
+        the same ones."""
+        model = self.accelerator.unwrap_model(self.model)
+        entropy = [self.config.seed, self.position.step, micro, self.accelerator.process_index]
+        generator = torch.Generator().manual_seed(int(np.random.SeedSequence(entropy).generate_state(1)[0]))
+        vocab = sampled_ctc_vocab(ctc_labels.cpu(), model.language_model.get_input_embeddings().num_embeddings,
+                                  self.config.ctc_negatives, model.blank_token_id, generator)
+        return vocab.to(ctc_labels.device)
 
     @torch.no_grad()
     def evaluate(self) -> dict:
