@@ -109,8 +109,9 @@ voxlm features $D/speech-instruct-more --audio-model whisper-tiny.en
 #    synthesis stopped part-way (it resumes) holds every kind. 31,923 clips, ~48 h of speech by word
 #    count. Kokoro is left out here because it dominates the cost: with its 14 training vectors in the
 #    pool, two workers made ~4.4x real time (~11 h for this step); without them, 3,500 such clips
-#    (5.55 h) took 135 s on 2 cores (148x real time, ~34x faster), so ~20 min here, plus ~27 min of
-#    features at 19.4 clips/s. Steps 4-8 keep a Kokoro voice in the mix.
+#    (5.55 h) took 135 s on 2 cores (148x real time, ~34x faster). Here: 46.96 h in 905 s of synthesis
+#    plus 1,375 s of features (23.2 clips/s), measured on 2 cores. Steps 4-8 keep a Kokoro voice in the
+#    mix. recipes/align-scale.yaml trains on this (docs/align-scale).
 voxlm corpus questions -o $D/all_questions.jsonl --min-words 3 --min-prose 0.6
 voxlm corpus sharegpt -o $D/all_sharegpt_more.jsonl --limit 30000
 voxlm select $D/all_questions.jsonl -o $D/scale_questions.jsonl --skip-items-in $D/eval_passages.jsonl
