@@ -117,6 +117,29 @@ def test_every_eval_measures_hearing_over_the_whole_vocabulary(make_tiny, clips,
     assert "hearing: token error rate" in (tmp_path / "final" / "README.md").read_text()
 
 
+def test_hearing_is_also_scored_at_each_extra_blank_threshold(make_tiny, clips, tmp_path):
+    """`hearing_thresholds`: the same clips decoded again at other blank cuts, the model's own left as it is."""
+    model, processor = make_tiny()
+    data = dataset_of(processor, model, clips)
+    config = tiny_run(tmp_path, hearing_thresholds=[0.3, 0.9])
+    own_threshold = model.config.blank_threshold
+    trainer = Trainer(config, model, processor, data, None, TranscriptCollator(data.vocab), log=lambda *_: None,
+                      hearing_set=data)
+    result = trainer.hearing()
+    batch = TranscriptCollator(data.vocab)([data[i] for i in range(len(data))])
+    for threshold in (0.3, 0.9):
+        heard = model.transcribe_clips(batch["audio_lengths"], audio_frames=batch["audio_frames"],
+                                       blank_threshold=threshold)
+        errors = sum(edit_distance(h, ids) for h, ids in zip(heard, data.labels))
+        assert result[f"hearing_token_error_rate@{threshold:g}"] == pytest.approx(errors / sum(map(len, data.labels)))
+    own = model.transcribe_clips(batch["audio_lengths"], audio_frames=batch["audio_frames"])
+    assert result["hearing_token_error_rate"] == pytest.approx(
+        sum(edit_distance(h, ids) for h, ids in zip(own, data.labels)) / sum(map(len, data.labels)))
+    assert model.config.blank_threshold == own_threshold  # decoding only: the checkpoint keeps its own cut
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        load_config(None, ["hearing_thresholds=[0.3, 1.0]"])
+
+
 def test_transcribe_clips_reads_each_window_as_transcribe_reads_a_row(make_tiny, clips):
     model, processor = make_tiny()
     data = dataset_of(processor, model, clips)

@@ -216,17 +216,19 @@ class VoxLMModel(PreTrainedModel):
         audio_lengths: torch.Tensor,
         input_features: torch.Tensor | None = None,
         audio_frames: torch.Tensor | None = None,
+        blank_threshold: float | None = None,
     ) -> list[list[int]]:
         """Each audio window's greedy CTC transcript over the LLM's whole vocabulary, as LLM token ids (as
         `transcribe` reads a row's clips, with no `input_ids`): how the alignment and every later stage
-        measure what the connector hears."""
+        measure what the connector hears. `blank_threshold` overrides the config's for this call only."""
         blank = self._require_blank()
         positions = self.encode_audio(audio_lengths, input_features, audio_frames)
         counts = num_audio_tokens(audio_lengths.to(positions.device), self.config.stack_factor)
         starts = torch.zeros(len(positions), dtype=torch.bool, device=positions.device)
         starts[torch.cumsum(counts, 0)[:-1]] = True
         starts[0] = True
-        tokens, keep = greedy_ctc(self.audio_token_logits(positions), blank, self.config.blank_threshold, starts)
+        threshold = self.config.blank_threshold if blank_threshold is None else blank_threshold
+        tokens, keep = greedy_ctc(self.audio_token_logits(positions), blank, threshold, starts)
         return [t[k].tolist() for t, k in zip(tokens.split(counts.tolist()), keep.split(counts.tolist()))]
 
     @torch.no_grad()

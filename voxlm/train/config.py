@@ -44,6 +44,11 @@ class TrainConfig:
     transcript over the LLM's whole vocabulary, as inference reads it (`VoxLMModel.transcribe_clips`).
     For held-out voices, recordings and text, so a later stage cannot silently undo hearing: nothing in
     them is trained on, and a folder also named in train_data or speech_data is refused."""
+    hearing_thresholds: list = field(default_factory=list)
+    """More blank thresholds at which `hearing_data` is also decoded and scored (`hearing_word_error_rate@0.3`,
+    ...) beside the model's own: the best threshold moves as alignment trains (a connector that grows surer
+    of its blanks keeps fewer positions under a fixed cut), so one fixed cut can hide a gain. Decoding only:
+    the saved checkpoint keeps its own `blank_threshold`."""
     ctc_negatives: int = 0
     """With 'ctc': score each training batch against its own transcripts' tokens plus this many tokens drawn
     afresh every step from the LLM's whole vocabulary, instead of against every token of every training
@@ -90,6 +95,9 @@ class TrainConfig:
                              "set cached_features=true and kl_weight=0")
         if self.ctc_negatives < 0 or (self.ctc_negatives and self.objective != "ctc"):
             raise ValueError(f"ctc_negatives must be >= 0 and needs objective 'ctc', got {self.ctc_negatives}")
+        if any(not 0 < float(t) < 1 for t in self.hearing_thresholds):
+            raise ValueError(f"hearing_thresholds must lie strictly between 0 and 1, got {self.hearing_thresholds}")
+        self.hearing_thresholds = [float(t) for t in self.hearing_thresholds]
         if self.lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
         for name in ("train_data", "eval_data", "speech_data", "hearing_data"):

@@ -224,7 +224,8 @@ class Trainer:
     def hearing(self) -> dict:
         """Token and word error rate of the connector's own transcript of every `hearing_data` clip, decoded over
         the LLM's whole vocabulary at the model's blank threshold (`VoxLMModel.transcribe_clips`), as the
-        soft-token interface reads speech at inference. Every process scores the whole (small) set alike."""
+        soft-token interface reads speech at inference; and at each of `hearing_thresholds` (keys suffixed
+        `@threshold`). Every process scores the whole (small) set alike."""
         if self.hearing_set is None or len(self.hearing_set) == 0:
             return {}
         from ..eval.metrics import corpus_wer
@@ -234,18 +235,25 @@ class Trainer:
         tokenizer = self.processor.tokenizer
         loader = DataLoader(self.hearing_set, batch_size=self.config.batch_size,
                             collate_fn=TranscriptCollator(self.hearing_set.vocab))
-        errors = tokens = 0
-        references, hypotheses = [], []
+        suffixes = {None: "", **{t: f"@{t:g}" for t in self.config.hearing_thresholds}}
+        errors = dict.fromkeys(suffixes, 0)
+        hypotheses = {t: [] for t in suffixes}
+        tokens, references = 0, []
         for batch in loader:
             frames = batch["audio_frames"].to(self.accelerator.device)
-            heard = model.transcribe_clips(batch["audio_lengths"], audio_frames=frames)
-            for hypothesis, labels in zip(heard, batch["ctc_labels"]):
-                reference = labels[labels != -100].tolist()
-                errors += edit_distance(hypothesis, reference)
-                tokens += len(reference)
-                references.append(tokenizer.decode(reference).strip())
-                hypotheses.append(tokenizer.decode(hypothesis).strip())
-        return {"hearing_token_error_rate": errors / max(1, tokens), "hearing_word_error_rate": corpus_wer(references, hypotheses)}
+            labels = [row[row != -100].tolist() for row in batch["ctc_labels"]]
+            tokens += sum(map(len, labels))
+            references += [tokenizer.decode(reference).strip() for reference in labels]
+            for threshold in suffixes:
+                heard = model.transcribe_clips(batch["audio_lengths"], audio_frames=frames, blank_threshold=threshold)
+                for hypothesis, reference in zip(heard, labels):
+                    errors[threshold] += edit_distance(hypothesis, reference)
+                    hypotheses[threshold].append(tokenizer.decode(hypothesis).strip())
+        result = {}
+        for threshold, suffix in suffixes.items():
+            result[f"hearing_token_error_rate{suffix}"] = errors[threshold] / max(1, tokens)
+            result[f"hearing_word_error_rate{suffix}"] = corpus_wer(references, hypotheses[threshold])
+        return result
 
     # ---- checkpoints -----------------------------------------------------------------------
 
@@ -366,6 +374,11 @@ class Trainer:
             if "hearing_token_error_rate" in entry:
                 self.log(f"step {entry['step']}: hearing: token error rate {entry['hearing_token_error_rate']:.3f}, "
                          f"word error rate {entry['hearing_word_error_rate']:.3f}")
+                for threshold in self.config.hearing_thresholds:
+                    suffix = f"@{threshold:g}"
+                    self.log(f"step {entry['step']}:   at blank threshold {threshold:g}: token error rate "
+                             f"{entry['hearing_token_error_rate' + suffix]:.3f}, "
+                             f"word error rate {entry['hearing_word_error_rate' + suffix]:.3f}")
         return entry
 
 
@@ -376,7 +389,9 @@ def write_model_card(directory: Path, config: TrainConfig, metrics_file: Path) -
     columns = [("eval_loss", "held-out loss", "{:.4f}"),
                ("eval_token_error_rate", "held-out token error rate (greedy CTC)", "{:.3f}"),
                ("hearing_token_error_rate", "hearing: token error rate", "{:.3f}"),
-               ("hearing_word_error_rate", "hearing: word error rate", "{:.3f}")]
+               ("hearing_word_error_rate", "hearing: word error rate", "{:.3f}"),
+               *[(f"hearing_word_error_rate@{t:g}", f"hearing: word error rate at blank threshold {t:g}", "{:.3f}")
+                 for t in config.hearing_thresholds]]
     columns = [c for c in columns if any(c[0] in e for e in evals)]
     train = [e for e in entries if "seconds_per_step" in e]
     seconds = sum(e["seconds_per_step"] * config.log_every for e in train)
