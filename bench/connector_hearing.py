@@ -11,7 +11,8 @@ training data. For each clip the Whisper encoder runs once per way (`--encoder`)
   to it, as Ultravox runs its encoder), as VoxLM runs it;
 - `window`: the 30 s window (mel padded to 3000 frames, output trimmed to the clip), as voxlm ran
   the encoder before issue 12,
-and every checkpoint's connector reads the same frames (they must share the encoder), decoded
+and every checkpoint's connector reads the same frames (they must share the encoder; a checkpoint that
+trained the encoder's top N layers reads the frames below them, and runs its own top layers), decoded
 greedily over the LLM's whole vocabulary at each blank threshold. Token error rate = edit distance
 to the transcript's LLM tokens / their number (as the alignment stage reports it), word error rate
 after Whisper's normalisation; both by condition and by held-out voice. Also timed: encoder and
@@ -45,14 +46,18 @@ from voxlm.model.soft_tokens import greedy_ctc
 
 
 def encode(model, processor, wave, mode: str) -> torch.Tensor:
-    """One clip (<= 30 s) -> encoder frames `[frames, dim]` of its real length."""
+    """One clip (<= 30 s) -> encoder frames `[frames, dim]` of its real length, below the top layers `model`
+    trains (`encoder_trainable_layers`): what its `encode_audio` reads as `audio_frames`."""
     frames = encoder_frames(wave.size)
+    skip_top = model.config.encoder_trainable_layers
     if mode == "window":  # HF Whisper's own forward on the 30 s pad, as voxlm ran it before
+        if skip_top:
+            raise SystemExit("--encoder window compares checkpoints whose encoder is frozen")
         mel = processor.feature_extractor([wave], sampling_rate=16_000, return_tensors="pt",
                                           padding="max_length").input_features
         return model.audio_tower(mel).last_hidden_state[0, :frames]
     mel = torch.from_numpy(log_mel(processor.feature_extractor, [wave]))  # what VoxLM runs now
-    return run_encoder(model.audio_tower, mel, torch.tensor([frames]))[0]
+    return run_encoder(model.audio_tower, mel, torch.tensor([frames]), skip_top=skip_top)[0]
 
 
 def score(items, decoded: dict, tokenizer, blank: int, allowed: torch.Tensor | None) -> dict:
@@ -127,17 +132,24 @@ def main() -> None:
     vocabs = vocabularies(args.vocab_from, min_counts, processor.tokenizer,
                           encoder_model.language_model.get_input_embeddings().weight.shape[0],
                           encoder_model.blank_token_id)
+    # The frozen layers are the same pretrained ones in every checkpoint: one set of frames per number of top
+    # layers trained, made by a checkpoint that trains that many (so with 0, by a wholly pretrained encoder).
+    by_skip = {m.config.encoder_trainable_layers: m for _, m, _ in reversed(models)}
     for mode in modes:
-        start = time.perf_counter()
-        with torch.no_grad():
-            frames = {i.id: encode(encoder_model, processor, load_audio(i.audio_parts()[0]["audio"]), mode) for i in items}
-        speed[f"encoder {mode}"] = len(items) / (time.perf_counter() - start)
+        frames = {}
+        for skip_top, model in sorted(by_skip.items()):
+            start = time.perf_counter()
+            with torch.no_grad():
+                frames[skip_top] = {i.id: encode(model, processor, load_audio(i.audio_parts()[0]["audio"]), mode)
+                                    for i in items}
+            speed[f"encoder {mode}" + (f" below top {skip_top}" if skip_top else "")] = (
+                len(items) / (time.perf_counter() - start))
         for name, model, tokenizer in models:
             decoded = {(v, t): {} for v in vocabs for t in thresholds}
             start = time.perf_counter()
             with torch.no_grad():
                 for item in items:
-                    clip = frames[item.id]
+                    clip = frames[model.config.encoder_trainable_layers][item.id]
                     logits = model.audio_token_logits(model.encode_audio(torch.tensor([len(clip)]), audio_frames=clip[None]))
                     for v, allowed in vocabs.items():
                         scored = logits if allowed is None else logits.masked_fill(~allowed, float("-inf"))

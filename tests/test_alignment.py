@@ -63,6 +63,22 @@ def test_alignment_training_lowers_the_held_out_ctc_loss(make_tiny, clips, tmp_p
     assert "token error rate" in (tmp_path / "final" / "README.md").read_text()
 
 
+def test_alignment_trains_the_encoders_top_layer_at_its_own_learning_rate(make_tiny, clips, tmp_path):
+    model, processor = make_tiny(encoder_trainable_layers=1)  # the clips' frames stand for those below the top layer
+    frozen = {k: v.clone() for k, v in model.audio_tower.layers[0].state_dict().items()}
+    top = {k: v.clone() for k, v in model.audio_tower.layers[1].state_dict().items()}
+    data = dataset_of(processor, model, clips)
+    trainer = Trainer(tiny_run(tmp_path, encoder_learning_rate=1e-3), model, processor, data, data,
+                      TranscriptCollator(data.vocab), log=lambda *_: None)
+    assert [g["initial_lr"] for g in trainer.optimizer.param_groups] == [1e-2, 1e-3]
+    trainer.fit()
+    losses = [json.loads(line)["eval_loss"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
+              if "eval_loss" in line]
+    assert losses[-1] < 0.5 * losses[0]
+    assert all(torch.equal(model.audio_tower.layers[0].state_dict()[k], v) for k, v in frozen.items())
+    assert not torch.equal(model.audio_tower.layers[1].state_dict()["fc1.weight"], top["fc1.weight"])
+
+
 def test_sampled_candidates_hold_every_target_never_the_blank_and_repeat_from_one_seed():
     labels = torch.tensor([[5, 9, 9, -100], [3, 5, 12, 40]])
     draw = lambda seed: sampled_ctc_vocab(labels, 50, 30, 7, torch.Generator().manual_seed(seed))

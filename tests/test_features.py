@@ -106,6 +106,26 @@ def test_frames_are_trimmed_and_equal_the_encoder_output(make_synth, tiny_encode
     assert store["c0"].shape == (15, 16)  # 0.3 s = 4800 samples = 15 frames of 320
 
 
+def test_frames_below_the_top_layers_have_their_own_folder_and_complete_to_the_encoder_output(make_synth, tiny_encoder):
+    from voxlm.model.modeling_voxlm import run_encoder_top
+
+    out = make_synth(TEXTS)
+    features(out, tiny_encoder)
+    record = features(out, tiny_encoder, skip_top=1)
+    assert record["below_top_layers"] == 1 and record["clips"] == 6
+    below = FeatureStore(out, "tiny-random", skip_top=1)
+    assert below.path == features_dir(out, "tiny-random", 1) == out / "features-tiny-random-below-top1"
+    output = FeatureStore(out, "tiny-random")
+    encoder = tiny_encoder[0]
+    with torch.no_grad():  # the model's trainable top layer turns the cached frames into the encoder's output
+        top = run_encoder_top(encoder, torch.from_numpy(below["c4"]).float()[None], torch.tensor([len(below["c4"])]), 1)
+    np.testing.assert_allclose(top[0].numpy(), output["c4"].astype(np.float32), atol=3e-3)
+    with pytest.raises(FileNotFoundError, match="--encoder-trainable-layers 2"):
+        FeatureStore(out, "tiny-random", skip_top=2)
+    with pytest.raises(ValueError, match="has 2 layers"):
+        features(out, tiny_encoder, skip_top=3)
+
+
 def test_clip_over_30_s_is_encoded_window_by_window(make_synth, tiny_encoder):
     out = make_synth(["LONG clip", "short one"])  # 65 s: windows of 30 + 30 + 5 s
     features(out, tiny_encoder)

@@ -158,6 +158,49 @@ def test_connector_blocks_attend_across_positions_but_never_to_a_clips_padding(m
         make_tiny(connector_layers=1, connector_heads=5)
 
 
+def test_encoder_top_layers_train_with_the_connector_and_start_as_the_frozen_encoder(make_tiny, tone):
+    frozen, processor = make_tiny()
+    model, _ = make_tiny(encoder_trainable_layers=1)  # same seed: the same weights, one encoder layer unfrozen
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad and name.startswith("audio_tower.")}
+    assert trainable and all(n.startswith(("audio_tower.layers.1.", "audio_tower.layer_norm.")) for n in trainable)
+    batch = processor(["<|audio|>", "<|audio|>"], [tone(0.6), tone(1.5)], sampling_rate=16_000)
+    alone = processor("<|audio|>", [tone(0.6)], sampling_rate=16_000)
+    with torch.no_grad():
+        expected = frozen.encode_audio(batch["audio_lengths"], batch["input_features"])
+        both = model.encode_audio(batch["audio_lengths"], batch["input_features"])
+        short_alone = model.encode_audio(alone["audio_lengths"], alone["input_features"])
+        # What `voxlm features --encoder-trainable-layers 1` caches: the frames below the top layer.
+        below = run_encoder(model.audio_tower, batch["input_features"], batch["audio_lengths"], skip_top=1)
+        cached = model.encode_audio(batch["audio_lengths"], audio_frames=below)
+    torch.testing.assert_close(both, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(cached, expected, atol=1e-5, rtol=1e-5)
+    # Batched, a clip never attends to its padding: the short clip's positions are those it gets alone.
+    torch.testing.assert_close(both[: short_alone.shape[0]], short_alone, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="the encoder has 2 layers"):
+        make_tiny(encoder_trainable_layers=3)
+
+
+def test_a_checkpoint_that_kept_the_encoder_frozen_loads_into_one_that_trains_its_top(make_tiny, tone, tmp_path):
+    model, processor = make_tiny()
+    model.save_pretrained(tmp_path / "frozen")
+    torch.manual_seed(0)
+    grown = VoxLMModel.from_pretrained(tmp_path / "frozen", encoder_trainable_layers=1).eval()
+    grown.bind_tokenizer(processor.tokenizer)
+    batch = processor("<|audio|> hi", [tone(1.0)], sampling_rate=16_000)
+    with torch.no_grad():
+        torch.testing.assert_close(grown(**batch).logits, model(**batch).logits, atol=1e-5, rtol=1e-5)
+        grown.audio_tower.layers[1].fc2.bias.add_(0.1)  # "trained"
+    grown.save_pretrained(tmp_path / "grown")
+    from safetensors.torch import load_file
+
+    assert "audio_tower.layers.1.fc2.bias" in load_file(tmp_path / "grown" / "model.safetensors")
+    torch.manual_seed(0)
+    restored = VoxLMModel.from_pretrained(tmp_path / "grown")
+    torch.testing.assert_close(restored.audio_tower.layers[1].fc2.bias, grown.audio_tower.layers[1].fc2.bias)
+    with pytest.raises(ValueError, match="does not match"):  # trained encoder weights never load into a frozen one
+        VoxLMModel.from_pretrained(tmp_path / "grown", encoder_trainable_layers=0)
+
+
 def test_only_the_connector_trains_by_default(make_tiny):
     model, _ = make_tiny()
     trainable = {name.split(".")[0] for name, p in model.named_parameters() if p.requires_grad}

@@ -11,6 +11,8 @@ clip (tiny.en, 2 CPU cores) on the encoder at every epoch.
 On disk, for `voxlm synth` output `SYNTH_DIR/`:
     SYNTH_DIR/features-<audio_model>/shard-00000/   one per audio shard, the same rows in the same order
     SYNTH_DIR/features-<audio_model>/features.json  model, dim, counts, clips/s of the last run
+    SYNTH_DIR/features-<audio_model>-below-top<N>/  the same, for a model that trains the encoder's top N layers
+                                                    (`encoder_trainable_layers`): the frames below those layers
 Columns: id, frames (float16 list: the `[num_frames, dim]` matrix flattened row-major), num_frames.
 Shards follow the rules of `voxlm.data.shards`: written to a temporary folder and renamed, skipped on
 a rerun, rebuilt when unreadable or when their audio shard or the encoder changed.
@@ -60,9 +62,16 @@ __all__ = [
 FEATURES_RECORD = "features.json"
 
 
-def features_dir(synth_dir: str | os.PathLike, audio_model: str) -> Path:
-    """Where the frames of `audio_model` for a synth folder live: `SYNTH_DIR/features-<name>`."""
-    return Path(synth_dir) / f"features-{_model_name(audio_model)}"
+def features_dir(synth_dir: str | os.PathLike, audio_model: str, skip_top: int = 0) -> Path:
+    """Where the frames of `audio_model` for a synth folder live: `SYNTH_DIR/features-<name>`, or with `skip_top`
+    N (the frames below the top N layers) `SYNTH_DIR/features-<name>-below-top<N>`."""
+    return Path(synth_dir) / (f"features-{_model_name(audio_model)}" + (f"-below-top{skip_top}" if skip_top else ""))
+
+
+def _features_command(synth_dir: Path, folder_name: str) -> str:
+    """The `voxlm features` command that makes the features folder `folder_name` of `synth_dir`."""
+    model, _, top = folder_name[len("features-"):].partition("-below-top")
+    return f"voxlm features {synth_dir} --audio-model {model}" + (f" --encoder-trainable-layers {top}" if top else "")
 
 
 def _model_name(audio_model: str) -> str:
@@ -194,11 +203,11 @@ class FeatureStore(_IndexedStore):
     """Cached encoder frames by clip id, memory-mapped: `store[id]` -> float16 `[frames, dim]`.
 
     `path` is a features folder (`SYNTH_DIR/features-<model>`) or the synth folder itself (then
-    `audio_model` picks the features folder; optional when there is only one). Picklable: the
-    shards reopen lazily in each DataLoader worker.
+    `audio_model` and `skip_top` pick the features folder; `audio_model` is optional when there is only one).
+    Picklable: the shards reopen lazily in each DataLoader worker.
     """
 
-    def __init__(self, path: str | os.PathLike, audio_model: str | None = None):
+    def __init__(self, path: str | os.PathLike, audio_model: str | None = None, skip_top: int = 0):
         path = Path(path)
         if (path / FEATURES_RECORD).is_file() or path.name.startswith("features-"):
             root, synth_dir = path, path.parent
@@ -206,16 +215,16 @@ class FeatureStore(_IndexedStore):
             synth_dir = path
             found = sorted(p for p in path.glob("features-*") if p.is_dir())
             if audio_model is not None:
-                root = features_dir(path, audio_model)
+                root = features_dir(path, audio_model, skip_top)
             elif len(found) == 1:
                 root = found[0]
             elif found:
                 raise ValueError(f"{path} has features of several models ({', '.join(p.name for p in found)}): "
                                  f"pass audio_model")
             else:
-                root = features_dir(path, "whisper-tiny.en")
-        model = root.name[len("features-"):] if root.name.startswith("features-") else "whisper-tiny.en"
-        self.command = f"voxlm features {synth_dir} --audio-model {model}"
+                root = features_dir(path, "whisper-tiny.en", skip_top)
+        self.command = _features_command(synth_dir, root.name if root.name.startswith("features-")
+                                         else "features-whisper-tiny.en")
         if not root.is_dir():
             raise FileNotFoundError(f"{root}: no cached encoder features; make them with `{self.command}`")
         self.path = root
@@ -287,12 +296,12 @@ class AudioStore(_IndexedStore):
 
 
 def encode_clips(waves: Sequence[np.ndarray], encoder, feature_extractor, batch_size: int = 8,
-                 device: str | None = None) -> list[np.ndarray]:
+                 device: str | None = None, skip_top: int = 0) -> list[np.ndarray]:
     """16 kHz clips -> their encoder frames, float16 `[encoder frames of the clip, dim]` each.
 
     Windows (30 s pieces, `VoxLMProcessor.windows`) from all clips go `batch_size` at a time through
-    `log_mel` and `run_encoder` (each at its real length) under `torch.no_grad`, and a clip's windows
-    are concatenated.
+    `log_mel` and `run_encoder` (each at its real length; below the top `skip_top` layers) under
+    `torch.no_grad`, and a clip's windows are concatenated.
     """
     import torch
 
@@ -309,7 +318,7 @@ def encode_clips(waves: Sequence[np.ndarray], encoder, feature_extractor, batch_
         mel = torch.from_numpy(log_mel(feature_extractor, [w for _, w in batch])).to(device=device, dtype=param.dtype)
         lengths = torch.tensor([encoder_frames(w.size) for _, w in batch])
         with torch.no_grad():
-            hidden = run_encoder(encoder, mel, lengths)
+            hidden = run_encoder(encoder, mel, lengths, skip_top=skip_top)
         hidden = hidden.to(torch.float16).cpu().numpy()  # windows, longest, dim
         for (c, w), h in zip(batch, hidden):
             pieces[c].append(h[: encoder_frames(w.size)])
@@ -317,11 +326,13 @@ def encode_clips(waves: Sequence[np.ndarray], encoder, feature_extractor, batch_
     return [np.concatenate(p) if p else np.zeros((0, dim), np.float16) for p in pieces]
 
 
-def _encoder_identity(encoder, feature_extractor) -> str:
+def _encoder_identity(encoder, feature_extractor, skip_top: int = 0) -> str:
     """A hash of the encoder's weights, the feature extractor's settings and how the encoder is run: cached
     frames depend on all three."""
     h = hashlib.sha256(feature_extractor.to_json_string().encode())
     h.update(b"encoder input: real length")  # caches made on 30 s windows (before this tag) are rebuilt
+    if skip_top:
+        h.update(f"below the top {skip_top} layers".encode())
     for name, tensor in sorted(encoder.state_dict().items()):
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
@@ -363,6 +374,7 @@ def compute_features(
     device: str | None = None,
     worker_index: int = 0,
     num_machines: int = 1,
+    skip_top: int = 0,
     encoder=None,
     feature_extractor=None,
     progress: bool = True,
@@ -370,7 +382,8 @@ def compute_features(
 ) -> dict:
     """Cache the encoder frames of every clip of `synth_dir`; returns the features record (features.json).
 
-    `encoder`/`feature_extractor` override loading `audio_model` (which then only names the folder),
+    `skip_top` N caches the frames below the encoder's top N layers, for a model with `encoder_trainable_layers`
+    N. `encoder`/`feature_extractor` override loading `audio_model` (which then only names the folder),
     e.g. a tiny random WhisperEncoder in tests. Audio shards that are missing or unreadable are
     reported and left for a later run (after `voxlm synth` finished them).
     """
@@ -387,8 +400,10 @@ def compute_features(
     elif feature_extractor is None:
         raise ValueError("pass the feature_extractor that goes with the encoder")
     encoder.eval()
-    identity = _encoder_identity(encoder, feature_extractor)
-    root = features_dir(synth, audio_model)
+    if not 0 <= skip_top <= len(encoder.layers):
+        raise ValueError(f"the encoder has {len(encoder.layers)} layers: cannot cache the frames below its top {skip_top}")
+    identity = _encoder_identity(encoder, feature_extractor, skip_top)
+    root = features_dir(synth, audio_model, skip_top)
     root.mkdir(parents=True, exist_ok=True)
 
     num_shards = _synth_shard_count(synth)
@@ -421,12 +436,12 @@ def compute_features(
             # Encode in slices of clips so the progress bar moves and memory stays at one slice of mels.
             for i in range(0, len(ids), batch_size):
                 frames.extend(encode_clips([column[r] for r in range(i, min(i + batch_size, len(ids)))],
-                                           encoder, feature_extractor, batch_size, device))
+                                           encoder, feature_extractor, batch_size, device, skip_top))
                 bar.update(min(batch_size, len(ids) - i))
             table, features = _features_table(ids, frames)
             write_shard_atomically(root, k, table, features, {
                 "format": FORMAT_VERSION, "shard": k, "fingerprint": fingerprint, "audio_model": audio_model,
-                "encoder": identity, "audio_shard": _audio_identity(audio_record), "dim": dim, "dtype": "float16",
+                "below_top_layers": skip_top, "encoder": identity, "audio_shard": _audio_identity(audio_record), "dim": dim, "dtype": "float16",
                 "ids": ids,
                 "frames": int(sum(len(f) for f in frames)), "build_seconds": time.perf_counter() - shard_start,
             })
@@ -435,7 +450,7 @@ def compute_features(
         bar.close()
     encode_seconds = time.perf_counter() - encode_start
     wall = time.perf_counter() - start
-    record = _features_record(root, audio_model, identity, dim, num_shards, {
+    record = _features_record(root, audio_model, skip_top, identity, dim, num_shards, {
         "worker_index": worker_index, "num_machines": num_machines, "batch_size": batch_size,
         "shards_built": [k for k, *_ in jobs], "shards_reused": reused, "shards_rebuilt": rebuilt,
         "shards_waiting_for_audio": waiting, "clips_encoded": clips, "wall_seconds": round(wall, 3),
@@ -446,7 +461,8 @@ def compute_features(
     return record
 
 
-def _features_record(root: Path, audio_model: str, identity: str, dim: int, num_shards: int, this_run: dict) -> dict:
+def _features_record(root: Path, audio_model: str, skip_top: int, identity: str, dim: int, num_shards: int,
+                     this_run: dict) -> dict:
     from ..model.processing_voxlm import FRAMES_PER_SECOND, WINDOW_FRAMES
 
     records = complete_shard_records(root, num_shards)
@@ -454,8 +470,8 @@ def _features_record(root: Path, audio_model: str, identity: str, dim: int, num_
     clips = sum(r["rows"] for r in records.values())
     frames = sum(r["frames"] for r in records.values())
     return {
-        "format": FORMAT_VERSION, "audio_model": audio_model, "encoder": identity, "dim": dim, "dtype": "float16",
-        "frames_per_second": FRAMES_PER_SECOND, "window_frames": WINDOW_FRAMES,
+        "format": FORMAT_VERSION, "audio_model": audio_model, "below_top_layers": skip_top, "encoder": identity,
+        "dim": dim, "dtype": "float16", "frames_per_second": FRAMES_PER_SECOND, "window_frames": WINDOW_FRAMES,
         "columns": ["id", "frames", "num_frames"],
         "layout": "frames = the [num_frames, dim] matrix flattened row-major; windows of 1500 frames per 30 s",
         "shards": num_shards, "shards_complete": len(complete),
@@ -474,6 +490,9 @@ def add_features_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("synth_dir", help="a `voxlm synth` output folder")
     parser.add_argument("--audio-model", default="whisper-tiny.en",
                         help="speech encoder: an asset name (`voxlm assets --list`) or an HF Whisper folder")
+    parser.add_argument("--encoder-trainable-layers", type=int, default=0, metavar="N",
+                        help="cache the frames below the encoder's top N layers, for a model that trains them "
+                             "(its encoder_trainable_layers; default 0: the encoder's output)")
     parser.add_argument("--batch-size", type=int, default=8, help="30 s windows per encoder call (default 8)")
     parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--worker-index", type=int, default=0, help="this machine's index, 0..num-machines-1")
@@ -485,11 +504,12 @@ def add_features_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
 def run_features(args: argparse.Namespace) -> int:
     """`voxlm features`: cache encoder frames for a synth folder and print a summary; 0 on success."""
     record = compute_features(args.synth_dir, args.audio_model, batch_size=args.batch_size, device=args.device,
-                              worker_index=args.worker_index, num_machines=args.num_machines, progress=not args.quiet)
+                              worker_index=args.worker_index, num_machines=args.num_machines,
+                              skip_top=args.encoder_trainable_layers, progress=not args.quiet)
     run = record["last_run"]
     rate = (f": {run['clips_per_second']:.2f} clips/s over {run['encode_seconds']:.1f} s of encoding"
             if run["clips_per_second"] else "")
-    print(f"{features_dir(args.synth_dir, args.audio_model)}: {record['clips']} clips cached in "
+    print(f"{features_dir(args.synth_dir, args.audio_model, args.encoder_trainable_layers)}: {record['clips']} clips cached in "
           f"{record['shards_complete']}/{record['shards']} shards; this run encoded {run['clips_encoded']} clips "
           f"in {run['wall_seconds']:.1f} s{rate}")
     if run["shards_waiting_for_audio"]:

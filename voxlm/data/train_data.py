@@ -38,15 +38,17 @@ class ClipStores:
         return self._holder(ref).num_frames(ref)
 
 
-def audio_lookups(speech_data: Sequence[str], cached_features: bool, data_file: Path, audio_model: str) -> dict:
+def audio_lookups(speech_data: Sequence[str], cached_features: bool, data_file: Path, audio_model: str,
+                  skip_top: int = 0) -> dict:
     """How example audio refs resolve: `{"frames": ...}` (cached frames) or `{"wave": ref -> wave or path}`.
 
-    Cached frames or waves of the synth folders in `speech_data`, or files next to `data_file` when there are none.
+    Cached frames (below the encoder's top `skip_top` layers, the model's `encoder_trainable_layers`) or waves
+    of the synth folders in `speech_data`, or files next to `data_file` when there are none.
     """
     from .features import AudioStore, FeatureStore
 
     if speech_data and cached_features:
-        return {"frames": ClipStores([FeatureStore(d, audio_model=audio_model) for d in speech_data])}
+        return {"frames": ClipStores([FeatureStore(d, audio_model, skip_top) for d in speech_data])}
     if speech_data:
         stores = ClipStores([AudioStore(d) for d in speech_data])
         return {"wave": lambda ref: stores[ref][0]}
@@ -54,10 +56,10 @@ def audio_lookups(speech_data: Sequence[str], cached_features: bool, data_file: 
 
 
 def build_alignment_data(train_data: Sequence[str], eval_data: Sequence[str], speech_data: Sequence[str], tokenizer,
-                         blank_token_id: int, audio_model: str
+                         blank_token_id: int, audio_model: str, skip_top: int = 0
                          ) -> tuple[TranscriptDataset, TranscriptDataset | None, TranscriptCollator]:
     """(clip, transcript) pairs over cached frames for `objective: ctc`; clips whose words are also held out never train."""
-    frames = audio_lookups(speech_data, True, Path(train_data[0]), audio_model)["frames"]
+    frames = audio_lookups(speech_data, True, Path(train_data[0]), audio_model, skip_top)["frames"]
     train_pairs = read_transcribed_clips(train_data)
     eval_pairs = read_transcribed_clips(eval_data)
     train_pairs, dropped = drop_held_out(train_pairs, eval_pairs)
@@ -69,23 +71,24 @@ def build_alignment_data(train_data: Sequence[str], eval_data: Sequence[str], sp
     return train_set, eval_set if eval_pairs else None, collate
 
 
-def build_hearing_set(folders: Sequence[str], tokenizer, blank_token_id: int, audio_model: str) -> TranscriptDataset:
+def build_hearing_set(folders: Sequence[str], tokenizer, blank_token_id: int, audio_model: str,
+                      skip_top: int = 0) -> TranscriptDataset:
     """Every clip of `folders` (synth or recordings folders with cached frames) with its transcript's tokens:
     the speech a run's `hearing_data` measures the connector on (held-out voices allowed: never trained on)."""
     from .features import FeatureStore
 
-    frames = ClipStores([FeatureStore(d, audio_model=audio_model) for d in folders])
+    frames = ClipStores([FeatureStore(d, audio_model, skip_top) for d in folders])
     return TranscriptDataset(read_transcribed_clips(folders), tokenizer, frames, blank_token_id)
 
 
 def build_datasets(train_data: Sequence[str], eval_data: Sequence[str], speech_data: Sequence[str], processor,
                    audio_model: str, cached_features: bool = True, max_target_tokens: int | None = None,
-                   teacher: bool = False) -> tuple[ExampleDataset, ExampleDataset | None]:
+                   teacher: bool = False, skip_top: int = 0) -> tuple[ExampleDataset, ExampleDataset | None]:
     """The train and eval `ExampleDataset`s (no eval set without `eval_data`); `teacher` adds the text view for KL."""
     def dataset(paths: Sequence[str]) -> ExampleDataset:
         examples = [e for p in paths for e in read_examples(p)]
         return ExampleDataset(examples, processor, max_target_tokens=max_target_tokens, teacher=teacher,
-                              **audio_lookups(speech_data, cached_features, Path(paths[0]), audio_model))
+                              **audio_lookups(speech_data, cached_features, Path(paths[0]), audio_model, skip_top))
 
     return dataset(train_data), dataset(eval_data) if eval_data else None
 

@@ -23,6 +23,9 @@ class VoxLMConfig(PretrainedConfig):
         connector_hidden_size: width of the connector's SwiGLU layer.
         connector_layers: self-attention blocks over the connector's positions, before the output norm (0: none).
         connector_heads: attention heads of those blocks; must divide the LLM's width.
+        encoder_trainable_layers: the top N layers of the Whisper encoder (and its final layer norm) train with the
+            connector; 0 keeps the whole encoder frozen. Cached features (`voxlm features --encoder-trainable-layers
+            N`) then hold the frames below those layers, so training still never runs the frozen part.
         audio_token: placeholder the processor expands into one position per audio token.
         max_audio_seconds: longest audio accepted per placeholder; longer clips are split into 30 s windows.
         lora_rank: 0 keeps the LLM frozen; > 0 adds LoRA adapters (peft) of that rank to `lora_target_modules`.
@@ -48,6 +51,7 @@ class VoxLMConfig(PretrainedConfig):
         connector_hidden_size: int = 1024,
         connector_layers: int = 0,
         connector_heads: int = 8,
+        encoder_trainable_layers: int = 0,
         audio_token: str = AUDIO_TOKEN,
         max_audio_seconds: float = 120.0,
         lora_rank: int = 0,
@@ -68,6 +72,8 @@ class VoxLMConfig(PretrainedConfig):
             raise ValueError(f"stack_factor must be >= 1, got {stack_factor}")
         if connector_layers < 0 or connector_heads < 1:
             raise ValueError(f"connector_layers must be >= 0 and connector_heads >= 1, got {connector_layers}, {connector_heads}")
+        if encoder_trainable_layers < 0:
+            raise ValueError(f"encoder_trainable_layers must be >= 0, got {encoder_trainable_layers}")
         if interface not in INTERFACES:
             raise ValueError(f"interface must be one of {', '.join(INTERFACES)}, got {interface!r}")
         if not 0.0 <= blank_threshold <= 1.0:
@@ -82,6 +88,7 @@ class VoxLMConfig(PretrainedConfig):
         self.connector_hidden_size = connector_hidden_size
         self.connector_layers = connector_layers
         self.connector_heads = connector_heads
+        self.encoder_trainable_layers = encoder_trainable_layers
         self.audio_token = audio_token
         self.max_audio_seconds = max_audio_seconds
         self.lora_rank = lora_rank

@@ -37,7 +37,8 @@ WEIGHTS_NAME = "model.safetensors"
 GENERATION_CONFIG_NAME = "generation_config.json"
 
 
-def run_encoder(encoder: WhisperEncoder, input_features: torch.Tensor, audio_lengths: torch.Tensor) -> torch.Tensor:
+def run_encoder(encoder: WhisperEncoder, input_features: torch.Tensor, audio_lengths: torch.Tensor,
+                skip_top: int = 0) -> torch.Tensor:
     """Log-mels `[windows, mel_bins, >= 2 * frames]` -> encoder frames `[windows, longest, d_model]`, zero past
     each window's `audio_lengths` frames.
 
@@ -45,17 +46,36 @@ def run_encoder(encoder: WhisperEncoder, input_features: torch.Tensor, audio_len
     Whisper), rather than padded to 30 s: a 5 s question costs a sixth of a window, and the connector's
     greedy CTC transcript of held-out speech is as good either way (`bench/connector_hearing.py`).
     One window at a time, so a window's frames never depend on the others in its batch.
+    `skip_top` > 0 stops below the top `skip_top` layers and the final norm (`run_encoder_top` runs them):
+    the frames a model that trains those layers caches.
     """
     dtype = encoder.conv1.weight.dtype
+    layers = encoder.layers[: len(encoder.layers) - skip_top]
     out = []
     for mel, frames in zip(input_features, audio_lengths.tolist()):
         hidden = F.gelu(encoder.conv1(mel[None, :, : 2 * frames].to(dtype)))
         hidden = F.gelu(encoder.conv2(hidden)).transpose(1, 2)  # 1, frames, d_model
         hidden = hidden + encoder.embed_positions.weight[: hidden.shape[1]]
-        for layer in encoder.layers:
+        for layer in layers:
             hidden = layer(hidden, None)
-        out.append(encoder.layer_norm(hidden)[0])
+        out.append((hidden if skip_top else encoder.layer_norm(hidden))[0])
     return nn.utils.rnn.pad_sequence(out, batch_first=True)
+
+
+def run_encoder_top(encoder: WhisperEncoder, frames: torch.Tensor, audio_lengths: torch.Tensor, top: int) -> torch.Tensor:
+    """The rest of `run_encoder(..., skip_top=top)`: frames `[windows, longest, d_model]` below the top `top` layers
+    -> the encoder's output frames, same shape.
+
+    Batched (these layers train, so they run on every step): each window attends only to its own
+    `audio_lengths` frames, so it gets the frames it gets alone; frames past its length are left as they come out.
+    """
+    padding = torch.arange(frames.shape[1], device=frames.device)[None, :] >= audio_lengths.to(frames.device)[:, None]
+    # An additive mask `[windows, 1, queries, keys]`: no query attends to a padding key.
+    mask = padding[:, None, None, :].to(frames.dtype) * torch.finfo(frames.dtype).min
+    hidden = frames
+    for layer in encoder.layers[len(encoder.layers) - top:]:
+        hidden = layer(hidden, mask.expand(-1, 1, frames.shape[1], -1))
+    return encoder.layer_norm(hidden)
 
 
 def load_whisper_encoder(path: Path) -> WhisperEncoder:
@@ -96,6 +116,12 @@ class VoxLMModel(PreTrainedModel):
             self.language_model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**config.text_config))
         self.audio_tower.requires_grad_(False).eval()
         self.language_model.requires_grad_(False)
+        if config.encoder_trainable_layers:
+            if config.encoder_trainable_layers > len(self.audio_tower.layers):
+                raise ValueError(f"encoder_trainable_layers={config.encoder_trainable_layers}, but the encoder has "
+                                 f"{len(self.audio_tower.layers)} layers")
+            self.audio_tower.layers[-config.encoder_trainable_layers:].requires_grad_(True)
+            self.audio_tower.layer_norm.requires_grad_(True)
 
         embeddings = self.language_model.get_input_embeddings().weight
         self.connector = StackingConnector(
@@ -129,7 +155,7 @@ class VoxLMModel(PreTrainedModel):
 
     def train(self, mode: bool = True):
         super().train(mode)
-        self.audio_tower.eval()  # frozen: never switch it to training behaviour
+        self.audio_tower.eval()  # no dropout or layer drop, even in the layers that train
         return self
 
     def bind_tokenizer(self, tokenizer) -> None:
@@ -146,10 +172,18 @@ class VoxLMModel(PreTrainedModel):
         input_features: torch.Tensor | None = None,
         audio_frames: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Audio windows -> `[total_audio_tokens, llm_dim]`, the valid tokens of every window concatenated."""
+        """Audio windows -> `[total_audio_tokens, llm_dim]`, the valid tokens of every window concatenated.
+
+        `audio_frames` are cached frames: the encoder's output, or with `encoder_trainable_layers` N the frames
+        below its top N layers, which then run here (with gradient).
+        """
+        top = self.config.encoder_trainable_layers
         if audio_frames is None:
             with torch.no_grad():
-                audio_frames = run_encoder(self.audio_tower, input_features, audio_lengths)
+                audio_frames = run_encoder(self.audio_tower, input_features, audio_lengths, skip_top=top)
+        if top:
+            audio_frames = run_encoder_top(self.audio_tower, audio_frames.to(self.audio_tower.conv1.weight.dtype),
+                                           audio_lengths, top)
         # Zero the frames past each clip's end: the last stacked position then sees the same input however
         # the clips of a batch were padded to one length.
         lengths = audio_lengths.to(audio_frames.device)
@@ -338,8 +372,11 @@ class VoxLMModel(PreTrainedModel):
         write_atomic(directory / WEIGHTS_NAME, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
 
     def load_trainable_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Load what a checkpoint trained. Encoder layers it kept frozen, but this model trains, start from the
+        pretrained encoder's own weights (a stage may unfreeze encoder layers); anything else missing is an error."""
         expected = set(self.trainable_state_dict())
-        missing, unexpected = expected - set(state), set(state) - expected
+        missing = {k for k in expected - set(state) if not k.startswith("audio_tower.")}
+        unexpected = set(state) - expected
         if missing or unexpected:
             raise ValueError(
                 "checkpoint does not match this VoxLM config: "

@@ -63,6 +63,9 @@ class TrainConfig:
     grad_accum: int = 1
     """Micro-batches per optimizer step."""
     learning_rate: float = 1e-3
+    encoder_learning_rate: float | None = None
+    """Learning rate of the Whisper encoder layers that train (`model.encoder_trainable_layers`); None: learning_rate.
+    They start pretrained, so they usually want a smaller step than the fresh connector."""
     weight_decay: float = 0.0
     warmup_steps: int = 50
     lr_schedule: str = "cosine"

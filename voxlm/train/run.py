@@ -17,18 +17,19 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         raise ValueError("the recipe names no train_data (JSONL examples: make them with `voxlm imitate` or `voxlm interleave`)")
     check_no_held_out_voices(config.speech_data)
     model, processor = build_model(config)
+    encoder, skip_top = model.config.audio_model, model.config.encoder_trainable_layers  # which cached frames
     if config.objective == "ctc":
         train_set, eval_set, collate = build_alignment_data(
             config.train_data, config.eval_data, config.speech_data, processor.tokenizer, model.blank_token_id,
-            model.config.audio_model)
+            encoder, skip_top)
     else:
         train_set, eval_set = build_datasets(
-            config.train_data, config.eval_data, config.speech_data, processor, model.config.audio_model,
+            config.train_data, config.eval_data, config.speech_data, processor, encoder,
             cached_features=config.cached_features, max_target_tokens=config.max_target_tokens,
-            teacher=config.kl_weight > 0)
+            teacher=config.kl_weight > 0, skip_top=skip_top)
         collate = VoxLMCollator(pad_token_id=processor.tokenizer.pad_token_id)
-    hearing_set = (build_hearing_set(config.hearing_data, processor.tokenizer, model.blank_token_id,
-                                     model.config.audio_model) if config.hearing_data else None)
+    hearing_set = (build_hearing_set(config.hearing_data, processor.tokenizer, model.blank_token_id, encoder, skip_top)
+                   if config.hearing_data else None)
     return Trainer(config, model, processor, train_set, eval_set, collate, hearing_set=hearing_set).fit(resume=resume)
 
 

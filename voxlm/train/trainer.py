@@ -63,9 +63,9 @@ class Position:
 
 def build_model(config: TrainConfig) -> tuple[VoxLMModel, VoxLMProcessor]:
     if config.init_from:
-        # A stage may change how audio enters the LLM (e.g. LM stages through soft tokens after a CTC stage),
-        # never the shapes of what was trained.
-        usage = {k: v for k, v in config.model.items() if k in INTERFACE_SETTINGS}
+        # A stage may change how audio enters the LLM (e.g. LM stages through soft tokens after a CTC stage), and
+        # let encoder layers train that the checkpoint kept frozen; never the shapes of what was trained.
+        usage = {k: v for k, v in config.model.items() if k in INTERFACE_SETTINGS or k == "encoder_trainable_layers"}
         model = VoxLMModel.from_pretrained(config.init_from, **usage)
         unexpected = {k: v for k, v in config.model.items() if getattr(model.config, k) != v}
         if unexpected:
@@ -108,7 +108,12 @@ class Trainer:
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             raise ValueError("nothing to train: the model has no trainable parameters")
-        optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+        encoder = {id(p) for p in model.audio_tower.parameters() if p.requires_grad}
+        groups = [{"params": [p for p in params if id(p) not in encoder]}]
+        if encoder:
+            groups.append({"params": [p for p in params if id(p) in encoder],
+                           "lr": config.encoder_learning_rate or config.learning_rate})
+        optimizer = torch.optim.AdamW(groups, lr=config.learning_rate, weight_decay=config.weight_decay)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
         self.model, self.optimizer, self.scheduler = self.accelerator.prepare(model, optimizer, scheduler)
         self.params = params
