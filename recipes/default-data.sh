@@ -125,3 +125,8 @@ cat $D/scale_{questions,instr,sharegpt,gcide}.jsonl > $D/scale_all.jsonl
 voxlm select $D/scale_all.jsonl -o $D/scale_requests.jsonl --seed 5 && rm $D/scale_{questions,instr,sharegpt,gcide,all}.jsonl
 voxlm synth $D/scale_requests.jsonl $D/scale --voices train,-kokoro --augment random --num-workers 2
 voxlm features $D/scale --audio-model whisper-tiny.en
+
+# 9b. For recipes/align-encoder.yaml, which trains the encoder's top layer: the frames below that layer
+#     (features-whisper-tiny.en-below-top1), for the scale speech and the hearing set.
+voxlm features $D/hearing --audio-model whisper-tiny.en --encoder-trainable-layers 1
+voxlm features $D/scale --audio-model whisper-tiny.en --encoder-trainable-layers 1

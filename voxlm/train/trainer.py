@@ -111,8 +111,8 @@ class Trainer:
         encoder = {id(p) for p in model.audio_tower.parameters() if p.requires_grad}
         groups = [{"params": [p for p in params if id(p) not in encoder]}]
         if encoder:
-            groups.append({"params": [p for p in params if id(p) in encoder],
-                           "lr": config.encoder_learning_rate or config.learning_rate})
+            lr = config.learning_rate if config.encoder_learning_rate is None else config.encoder_learning_rate
+            groups.append({"params": [p for p in params if id(p) in encoder], "lr": lr})
         optimizer = torch.optim.AdamW(groups, lr=config.learning_rate, weight_decay=config.weight_decay)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
         self.model, self.optimizer, self.scheduler = self.accelerator.prepare(model, optimizer, scheduler)
@@ -411,7 +411,9 @@ def write_model_card(directory: Path, config: TrainConfig, metrics_file: Path) -
           if config.hearing_data else []),
         f"- objective: {config.objective}",
         f"- steps: {config.max_steps} x batch {config.batch_size} x accumulation {config.grad_accum}, "
-        f"lr {config.learning_rate} ({config.lr_schedule}), KL weight {config.kl_weight}",
+        f"lr {config.learning_rate} ({config.lr_schedule})"
+        + (f", encoder lr {config.encoder_learning_rate}" if config.encoder_learning_rate is not None else "")
+        + f", KL weight {config.kl_weight}",
         f"- training time (logged steps): {seconds / 60:.1f} min",
         "",
         "| step |" + "".join(f" {title} |" for _, title, _ in columns),
