@@ -275,3 +275,14 @@ def test_real_tiny_en_features_match_the_model_encoder(tmp_path):
         wave = AudioStore(tmp_path / "s")[rid][0]
         np.testing.assert_allclose(store[rid].astype(np.float32),
                                    reference_frames(wave, encoder, extractor).astype(np.float32), atol=1e-2, rtol=1e-2)
+    # For a model that trains the top layer: the frames below it, through that layer, are the cached output again.
+    from voxlm.model.modeling_voxlm import run_encoder_top
+
+    compute_features(tmp_path / "s", "whisper-tiny.en", device="cpu", progress=False, skip_top=1)
+    below = FeatureStore(tmp_path / "s", "whisper-tiny.en", skip_top=1)
+    frames = [torch.from_numpy(below[rid]).float() for rid in ("a", "b")]
+    lengths = torch.tensor([len(f) for f in frames])
+    with torch.no_grad():  # batched: the shorter clip never attends to its padding
+        top = run_encoder_top(encoder, torch.nn.utils.rnn.pad_sequence(frames, batch_first=True), lengths, 1)
+    for row, rid in enumerate(("a", "b")):
+        np.testing.assert_allclose(top[row, : lengths[row]].numpy(), store[rid].astype(np.float32), atol=2e-2, rtol=2e-2)
