@@ -441,8 +441,8 @@ def compute_features(
             table, features = _features_table(ids, frames)
             write_shard_atomically(root, k, table, features, {
                 "format": FORMAT_VERSION, "shard": k, "fingerprint": fingerprint, "audio_model": audio_model,
-                "below_top_layers": skip_top, "encoder": identity, "audio_shard": _audio_identity(audio_record), "dim": dim, "dtype": "float16",
-                "ids": ids,
+                "below_top_layers": skip_top, "encoder": identity, "audio_shard": _audio_identity(audio_record),
+                "dim": dim, "dtype": "float16", "ids": ids,
                 "frames": int(sum(len(f) for f in frames)), "build_seconds": time.perf_counter() - shard_start,
             })
             clips += len(ids)
