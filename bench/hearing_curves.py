@@ -4,8 +4,8 @@
 
 For each run and each eval step: token and word error rate of the connector's own transcript of
 `hearing_data` (held-out voices, held-out text), at the model's blank threshold (`@T` names it, so runs
-that saved different ones line up) and at every extra threshold the run logged (`hearing_thresholds`), plus the mean training CTC loss of the steps since the
-previous eval. Prints a markdown table; with `--out`, writes `hearing_curves.json` (every row) and
+that saved different ones line up) and at every extra threshold the run logged (`hearing_thresholds`),
+plus the mean training CTC loss of the steps since the previous eval. Prints a markdown table; with `--out`, writes `hearing_curves.json` (every row) and
 `hearing_curves.png` (word error rate by step, a line per run and threshold). Runs of one recipe on one
 data order compare step for step; only thresholds both runs logged compare at all.
 """
@@ -30,8 +30,8 @@ def read_run(path: Path, own: float | None) -> list[dict]:
         rates = {own: (entry["hearing_token_error_rate"], entry["hearing_word_error_rate"])}
         for key, value in entry.items():
             if key.startswith("hearing_token_error_rate@"):
-                threshold = float(key.split("@")[1])
-                rates[threshold] = (value, entry[f"hearing_word_error_rate@{key.split('@')[1]}"])
+                suffix = key.split("@")[1]
+                rates[float(suffix)] = (value, entry[f"hearing_word_error_rate@{suffix}"])
         rows.append({"step": entry["step"], "train_ctc": sum(ctc) / len(ctc) if ctc else None, "rates": rates})
         ctc = []
     return rows
@@ -60,7 +60,7 @@ def main() -> None:
                 flat.append({"run": name, "step": row["step"], "train_ctc": row["train_ctc"],
                              "threshold": threshold, "ter": ter, "wer": wer})
                 ctc = f"{row['train_ctc']:.3f}" if row["train_ctc"] is not None else "-"
-                print(f"| {name} | {row['step']} | {ctc} | {'own' if threshold is None else threshold:} "
+                print(f"| {name} | {row['step']} | {ctc} | {'own' if threshold is None else threshold} "
                       f"| {ter:.3f} | {wer:.3f} |")
     if args.out:
         import matplotlib
