@@ -55,3 +55,12 @@ def test_voxlm_models_lists_each_shipped_model_with_its_base_models(two_models, 
 
 def test_the_package_ships_the_default():
     assert "default" in shipped.shipped_models()
+
+
+def test_the_package_ships_a_qwen_model_that_reads_soft_tokens():
+    """The second shipped model (issue 14): the same encoder, Qwen2.5-Coder-0.5B-Instruct as its frozen LLM."""
+    folder = shipped.shipped_models()["qwen"]
+    config = json.loads((folder / "config.json").read_text())
+    assert (config["text_model"], config["audio_model"], config["interface"]) == (
+        "qwen2.5-coder-0.5b-instruct", "whisper-tiny.en", "soft_tokens")
+    assert (folder / "model.safetensors").is_file() and (folder / "README.md").is_file()

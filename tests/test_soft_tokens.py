@@ -59,6 +59,35 @@ def test_mix_is_the_renormalised_top_k_of_real_embeddings():
     torch.testing.assert_close(mixed, torch.tensor([[0.0, p[1], p[0], 0.0]]))
 
 
+def test_a_logit_scale_sharpens_the_mix_as_it_sharpened_the_logits():
+    table = torch.eye(4)
+    positions = torch.tensor([[5.0, 1.0, 2.0, 0.0]])
+    mixed = soft_token_mix(positions, table, positions @ table.T * 3.0, BLANK, top_k=2, scale=3.0)
+    p = torch.tensor([6.0, 3.0]).softmax(0)
+    torch.testing.assert_close(mixed, torch.tensor([[0.0, p[1], p[0], 0.0]]))
+
+
+def test_every_score_against_the_embedding_table_carries_the_alignment_logit_scale(make_tiny, tone):
+    """Transcript, soft-token mix and alignment CTC all read one scale, so a model trained with it reads as it trained."""
+    plain, processor = make_tiny(interface="soft_tokens", blank_threshold=1.0)
+    scaled, _ = make_tiny(interface="soft_tokens", blank_threshold=1.0, alignment_logit_scale=4.0)
+    scaled.connector.load_state_dict(plain.connector.state_dict())
+    batch = processor("<|audio|> hi", [tone(1.0)], sampling_rate=16_000)
+    lengths, features = batch["audio_lengths"], batch["input_features"]
+    positions = plain.encode_audio(lengths, features)
+    torch.testing.assert_close(scaled.audio_token_logits(positions), 4.0 * plain.audio_token_logits(positions))
+    vocab = torch.tensor([3, 5, 7])
+    torch.testing.assert_close(scaled.alignment_logits(vocab, lengths, features),
+                               4.0 * plain.alignment_logits(vocab, lengths, features))
+    table = plain.language_model.get_input_embeddings().weight
+    logits = scaled.audio_token_logits(positions)
+    expected = soft_token_mix(positions, table, logits, scaled.blank_token_id, scaled.config.soft_token_top_k, 4.0)
+    embeds, _ = scaled.embed_inputs(batch["input_ids"], features, audio_lengths=lengths)
+    torch.testing.assert_close(embeds[batch["input_ids"] == scaled.audio_token_id], expected)
+    with pytest.raises(ValueError, match="alignment_logit_scale"):
+        make_tiny(alignment_logit_scale=0.0)
+
+
 def test_mix_is_differentiable_into_the_connector(make_tiny, tone):
     model, processor = make_tiny(interface="soft_tokens", blank_threshold=1.0)  # nothing dropped
     model.train()

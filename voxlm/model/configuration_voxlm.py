@@ -31,6 +31,12 @@ class VoxLMConfig(PretrainedConfig):
         lora_rank: 0 keeps the LLM frozen; > 0 adds LoRA adapters (peft) of that rank to `lora_target_modules`.
         alignment_blank: text of the single LLM token that plays the CTC blank when the connector is aligned to
             the LLM's token embeddings (`objective: ctc`); a space, so blank positions read as spacing.
+        alignment_logit_scale: multiplies every score of a connector position against a token embedding (the
+            alignment CTC, the greedy transcript, the soft-token mix). The connector's output starts at the scale of
+            the LLM's embedding rows, so the scores scale with their squared size: SmolLM2's rows (RMS 0.133) give a
+            position pointing at a token a score of about 10, Qwen2.5's (RMS 0.017) about 0.3, a near-flat softmax
+            that holds alignment on a plateau of all-blank output until the connector's output gain has grown
+            tens of times. A scale restores SmolLM2's sharpness from step 0 (40 for Qwen2.5).
         interface: how audio enters the LLM. `projector`: the connector's vectors as they are, one per stacked
             position (Ultravox). `soft_tokens`: each position is scored against the LLM's input-embedding table
             (LegoSLM); blank positions are dropped, repeats merged (greedy CTC), and each kept position enters as
@@ -59,6 +65,7 @@ class VoxLMConfig(PretrainedConfig):
         lora_dropout: float = 0.0,
         lora_target_modules: tuple[str, ...] | list[str] = ("q_proj", "k_proj", "v_proj", "o_proj"),
         alignment_blank: str = " ",
+        alignment_logit_scale: float = 1.0,
         interface: str = "projector",
         blank_threshold: float = 0.5,
         soft_token_top_k: int = 8,
@@ -74,6 +81,8 @@ class VoxLMConfig(PretrainedConfig):
             raise ValueError(f"connector_layers must be >= 0 and connector_heads >= 1, got {connector_layers}, {connector_heads}")
         if encoder_trainable_layers < 0:
             raise ValueError(f"encoder_trainable_layers must be >= 0, got {encoder_trainable_layers}")
+        if not alignment_logit_scale > 0:
+            raise ValueError(f"alignment_logit_scale must be > 0, got {alignment_logit_scale}")
         if interface not in INTERFACES:
             raise ValueError(f"interface must be one of {', '.join(INTERFACES)}, got {interface!r}")
         if not 0.0 <= blank_threshold <= 1.0:
@@ -96,6 +105,7 @@ class VoxLMConfig(PretrainedConfig):
         self.lora_dropout = lora_dropout
         self.lora_target_modules = list(lora_target_modules)
         self.alignment_blank = alignment_blank
+        self.alignment_logit_scale = alignment_logit_scale
         self.interface = interface
         self.blank_threshold = blank_threshold
         self.soft_token_top_k = soft_token_top_k

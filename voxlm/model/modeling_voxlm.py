@@ -198,9 +198,9 @@ class VoxLMModel(PreTrainedModel):
 
     def audio_token_logits(self, positions: torch.Tensor) -> torch.Tensor:
         """`[..., llm_dim]` connector positions -> `[..., vocab]` scores against the LLM's input embeddings
-        (the alignment blank's row plays the CTC blank)."""
+        (the alignment blank's row plays the CTC blank), times `config.alignment_logit_scale`."""
         table = self.language_model.get_input_embeddings().weight
-        return positions @ table.to(positions.dtype).T
+        return (positions @ table.to(positions.dtype).T) * self.config.alignment_logit_scale
 
     def _require_blank(self) -> int:
         if self.blank_token_id is None:
@@ -240,7 +240,8 @@ class VoxLMModel(PreTrainedModel):
             logits = self.audio_token_logits(audio_embeds.detach())
             _, keep = greedy_ctc(logits, blank, self.config.blank_threshold, clip_starts(is_audio))
             table = self.language_model.get_input_embeddings().weight
-            audio_embeds = soft_token_mix(audio_embeds, table, logits, blank, self.config.soft_token_top_k)
+            audio_embeds = soft_token_mix(audio_embeds, table, logits, blank, self.config.soft_token_top_k,
+                                          self.config.alignment_logit_scale)
             mask = mask.masked_scatter(is_audio, mask[is_audio] * keep.to(mask.dtype))
         return embeds.masked_scatter(is_audio.unsqueeze(-1), audio_embeds.to(embeds.dtype)), mask
 
@@ -332,7 +333,7 @@ class VoxLMModel(PreTrainedModel):
         positions = nn.utils.rnn.pad_sequence(list(tokens.split(counts)), batch_first=True)
         table = self.language_model.get_input_embeddings().weight
         candidates = torch.cat([table[self.blank_token_id][None], table[ctc_vocab]])
-        return positions @ candidates.to(positions.dtype).T
+        return (positions @ candidates.to(positions.dtype).T) * self.config.alignment_logit_scale
 
     @torch.no_grad()
     def generate(

@@ -40,17 +40,18 @@ def greedy_ctc(
 
 
 def soft_token_mix(
-    positions: torch.Tensor, table: torch.Tensor, logits: torch.Tensor, blank_id: int, top_k: int
+    positions: torch.Tensor, table: torch.Tensor, logits: torch.Tensor, blank_id: int, top_k: int, scale: float = 1.0
 ) -> torch.Tensor:
     """`[positions, dim]` -> `[positions, dim]`: each position as the renormalised top-k mix of real token embeddings.
 
     The top k non-blank tokens are picked without gradient; their scores are recomputed from
-    `positions` so the gradient of the mix reaches the connector through the k mixing weights.
+    `positions` (times `scale`, as `logits` were) so the gradient of the mix reaches the connector
+    through the k mixing weights.
     """
     with torch.no_grad():
         picked = _without_blank(logits, blank_id).topk(min(top_k, logits.shape[-1] - 1)).indices
     rows = table[picked].to(positions.dtype)  # P, k, D
-    weights = torch.einsum("pd,pkd->pk", positions, rows).softmax(-1)
+    weights = (torch.einsum("pd,pkd->pk", positions, rows) * scale).softmax(-1)
     return torch.einsum("pk,pkd->pd", weights, rows)
 
 
