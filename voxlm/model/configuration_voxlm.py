@@ -32,11 +32,11 @@ class VoxLMConfig(PretrainedConfig):
         alignment_blank: text of the single LLM token that plays the CTC blank when the connector is aligned to
             the LLM's token embeddings (`objective: ctc`); a space, so blank positions read as spacing.
         alignment_logit_scale: multiplies every score of a connector position against a token embedding (the
-            alignment CTC, the greedy transcript, the soft-token mix). The connector's output starts at the scale of
-            the LLM's embedding rows, so the scores scale with their squared size: SmolLM2's rows (RMS 0.133) give a
-            position pointing at a token a score of about 10, Qwen2.5's (RMS 0.017) about 0.3, a near-flat softmax
-            that holds alignment on a plateau of all-blank output until the connector's output gain has grown
-            tens of times. A scale restores SmolLM2's sharpness from step 0 (40 for Qwen2.5).
+            alignment CTC, the greedy transcript, the soft-token mix). The connector's output starts at the RMS of
+            the LLM's embedding rows, so a position pointing at a token scores about that row's squared norm:
+            ~10 for SmolLM2, 0.26 for Qwen2.5, whose near-flat softmax held alignment on an all-blank plateau
+            for hundreds of steps until the connector's output gain had grown 25x (docs/qwen). Choose about
+            10 / (mean squared row norm): 1 for SmolLM2, 40 for Qwen2.5.
         interface: how audio enters the LLM. `projector`: the connector's vectors as they are, one per stacked
             position (Ultravox). `soft_tokens`: each position is scored against the LLM's input-embedding table
             (LegoSLM); blank positions are dropped, repeats merged (greedy CTC), and each kept position enters as
