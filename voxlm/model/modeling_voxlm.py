@@ -198,9 +198,13 @@ class VoxLMModel(PreTrainedModel):
 
     def audio_token_logits(self, positions: torch.Tensor) -> torch.Tensor:
         """`[..., llm_dim]` connector positions -> `[..., vocab]` scores against the LLM's input embeddings
-        (the alignment blank's row plays the CTC blank), times `config.alignment_logit_scale`."""
-        table = self.language_model.get_input_embeddings().weight
-        return (positions @ table.to(positions.dtype).T) * self.config.alignment_logit_scale
+        (the alignment blank's row plays the CTC blank)."""
+        return self._score(positions, self.language_model.get_input_embeddings().weight)
+
+    def _score(self, positions: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """`[..., llm_dim]` x `[rows, llm_dim]` -> `[..., rows]`: dot products times `config.alignment_logit_scale`,
+        the one scoring rule of transcript, soft tokens and alignment CTC."""
+        return (positions @ rows.to(positions.dtype).T) * self.config.alignment_logit_scale
 
     def _require_blank(self) -> int:
         if self.blank_token_id is None:
@@ -333,7 +337,7 @@ class VoxLMModel(PreTrainedModel):
         positions = nn.utils.rnn.pad_sequence(list(tokens.split(counts)), batch_first=True)
         table = self.language_model.get_input_embeddings().weight
         candidates = torch.cat([table[self.blank_token_id][None], table[ctc_vocab]])
-        return (positions @ candidates.to(positions.dtype).T) * self.config.alignment_logit_scale
+        return self._score(positions, candidates)
 
     @torch.no_grad()
     def generate(
