@@ -34,7 +34,7 @@ class VoxLMConfig(PretrainedConfig):
         alignment_logit_scale: multiplies every score of a connector position against a token embedding (the
             alignment CTC, the greedy transcript, the soft-token mix). The connector's output starts at the RMS of
             the LLM's embedding rows, so a position pointing at a token scores about that row's squared norm:
-            ~10 for SmolLM2, 0.26 for Qwen2.5, whose near-flat softmax held alignment on an all-blank plateau
+            ~10.6 for SmolLM2, 0.27 for Qwen2.5, whose near-flat softmax held alignment on an all-blank plateau
             for hundreds of steps until the connector's output gain had grown 25x (docs/qwen). Choose about
             10 / (mean squared row norm): 1 for SmolLM2, 40 for Qwen2.5.
         interface: how audio enters the LLM. `projector`: the connector's vectors as they are, one per stacked
