@@ -123,9 +123,18 @@ def test_loss_is_cross_entropy_on_target_positions_only(make_tiny, tone):
     torch.testing.assert_close(out.loss, manual)
 
 
+def _as_if_trained(blocks) -> None:
+    """Connector blocks start as the identity; give their residual outputs weights, as training would."""
+    with torch.no_grad():
+        for block in blocks:
+            for layer in (block.self_attn.out_proj, block.linear2):
+                layer.weight.normal_(std=0.1)
+
+
 @pytest.mark.parametrize("connector_layers", [0, 2])
 def test_right_padding_does_not_change_the_shorter_sample(make_tiny, tone, connector_layers):
     model, processor = make_tiny(connector_layers=connector_layers, connector_heads=4)
+    _as_if_trained(model.connector.blocks)
     short = processor("hi <|audio|>", [tone(1.0)], sampling_rate=16_000)
     both = processor(["hi <|audio|>", "a much longer text <|audio|> with more words after it"],
                      [tone(1.0), tone(2.0)], sampling_rate=16_000)
@@ -140,6 +149,7 @@ def test_right_padding_does_not_change_the_shorter_sample(make_tiny, tone, conne
 def test_connector_blocks_attend_across_positions_but_never_to_a_clips_padding(make_tiny, tone):
     plain, _ = make_tiny()
     model, processor = make_tiny(connector_layers=1, connector_heads=4)
+    _as_if_trained(model.connector.blocks)
     assert not any(".blocks." in name for name in plain.state_dict())  # 0 layers: the checkpoint keys of before
     assert sum(p.numel() for p in model.connector.blocks.parameters()) > 0
     batch = processor(["<|audio|>", "<|audio|>"], [tone(0.6), tone(1.5)], sampling_rate=16_000)
@@ -156,6 +166,28 @@ def test_connector_blocks_attend_across_positions_but_never_to_a_clips_padding(m
     torch.testing.assert_close(both[: short_alone.shape[0]], short_alone, atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="must divide the LLM width"):
         make_tiny(connector_layers=1, connector_heads=5)
+
+
+def test_connector_blocks_grown_over_a_checkpoint_start_as_the_identity(make_tiny, tone, tmp_path):
+    model, processor = make_tiny()
+    model.save_pretrained(tmp_path / "plain")
+    torch.manual_seed(0)  # the tiny base models are random: rebuild the same ones
+    grown = VoxLMModel.from_pretrained(tmp_path / "plain", connector_layers=2, connector_heads=4).eval()
+    grown.bind_tokenizer(processor.tokenizer)
+    assert len(grown.connector.blocks) == 2 and all(p.requires_grad for p in grown.connector.blocks.parameters())
+    batch = processor("<|audio|> hi", [tone(1.0)], sampling_rate=16_000)
+    with torch.no_grad():
+        torch.testing.assert_close(grown(**batch).logits, model(**batch).logits, atol=1e-5, rtol=1e-5)
+    _as_if_trained(grown.connector.blocks)
+    grown.save_pretrained(tmp_path / "grown")
+    restored = VoxLMModel.from_pretrained(tmp_path / "grown")
+    torch.testing.assert_close(restored.connector.blocks[1].linear2.weight, grown.connector.blocks[1].linear2.weight)
+    with pytest.raises(ValueError, match="does not match"):  # blocks are added only when asked for, never dropped
+        VoxLMModel.from_pretrained(tmp_path / "grown", connector_layers=1)
+    (tmp_path / "grown" / "model.safetensors").replace(tmp_path / "plain-weights")
+    (tmp_path / "plain" / "model.safetensors").replace(tmp_path / "grown" / "model.safetensors")
+    with pytest.raises(ValueError, match="does not match"):  # a checkpoint whose config has blocks its weights lack
+        VoxLMModel.from_pretrained(tmp_path / "grown")
 
 
 def test_encoder_top_layers_train_with_the_connector_and_start_as_the_frozen_encoder(make_tiny, tone):

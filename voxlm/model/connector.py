@@ -23,6 +23,9 @@ class StackingConnector(nn.Module):
     position see its neighbours before it is scored against the LLM's vocabulary: capacity for the
     alignment stage to spend. Whisper's frames already carry their positions, so the blocks add none.
     With `lengths` they never attend to a clip's padding, so a clip gets the same positions batched as alone.
+    Each block's residual branches (attention output and feed-forward output projections) start at zero, so a
+    block starts as the identity: a connector grown from a trained one (`connector_layers` raised over a
+    checkpoint) hears exactly as it did at its first step, and a fresh one starts as the plain MLP.
     The output RMSNorm's gain starts at the RMS of the LLM's own token embeddings, so audio enters the
     LLM at the scale its layers expect from text rather than at unit scale.
     """
@@ -44,6 +47,10 @@ class StackingConnector(nn.Module):
         )
         self.norm_out = nn.RMSNorm(llm_dim)
         with torch.no_grad():
+            for block in self.blocks:
+                for residual_out in (block.self_attn.out_proj, block.linear2):
+                    residual_out.weight.zero_()
+                    residual_out.bias.zero_()
             self.norm_out.weight.fill_(output_scale)
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:

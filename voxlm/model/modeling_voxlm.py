@@ -376,11 +376,15 @@ class VoxLMModel(PreTrainedModel):
         state = {name: t.contiguous().cpu() for name, t in self.trainable_state_dict().items()}
         write_atomic(directory / WEIGHTS_NAME, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
 
-    def load_trainable_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+    def load_trainable_state_dict(self, state: dict[str, torch.Tensor], grown_from_connector_layers: int | None = None) -> None:
         """Load what a checkpoint trained. Encoder layers it kept frozen, but this model trains, start from the
-        pretrained encoder's own weights (a stage may unfreeze encoder layers); anything else missing is an error."""
+        pretrained encoder's own weights (a stage may unfreeze encoder layers). With `grown_from_connector_layers`
+        (the checkpoint's own `connector_layers`), connector blocks above that many keep their identity start (a
+        stage may add capacity to a trained connector). Anything else missing is an error."""
         expected = set(self.trainable_state_dict())
-        missing = {k for k in expected - set(state) if not k.startswith("audio_tower.")}
+        grown = tuple(f"connector.blocks.{i}." for i in range(grown_from_connector_layers or 0, self.config.connector_layers)
+                      ) if grown_from_connector_layers is not None else ()
+        missing = {k for k in expected - set(state) if not k.startswith(("audio_tower.", *grown))}
         unexpected = set(state) - expected
         if missing or unexpected:
             raise ValueError(
@@ -397,7 +401,10 @@ class VoxLMModel(PreTrainedModel):
             raise FileNotFoundError(f"{directory} is not a VoxLM checkpoint (no {WEIGHTS_NAME})")
         config = VoxLMConfig.from_pretrained(directory, **config_overrides)
         model = cls(config)
-        model.load_trainable_state_dict(load_file(directory / WEIGHTS_NAME))
+        grown_from = None
+        if "connector_layers" in config_overrides:  # only an explicit override may add blocks the checkpoint lacks
+            grown_from = VoxLMConfig.from_pretrained(directory).connector_layers
+        model.load_trainable_state_dict(load_file(directory / WEIGHTS_NAME), grown_from_connector_layers=grown_from)
         if (directory / GENERATION_CONFIG_NAME).is_file():  # older checkpoints decode with the LLM's own defaults
             model.language_model.generation_config = GenerationConfig.from_pretrained(directory)
         return model

@@ -63,9 +63,11 @@ class Position:
 
 def build_model(config: TrainConfig) -> tuple[VoxLMModel, VoxLMProcessor]:
     if config.init_from:
-        # A stage may change how audio enters the LLM (e.g. LM stages through soft tokens after a CTC stage), and
-        # let encoder layers train that the checkpoint kept frozen; never the shapes of what was trained.
-        usage = {k: v for k, v in config.model.items() if k in INTERFACE_SETTINGS or k == "encoder_trainable_layers"}
+        # A stage may change how audio enters the LLM (e.g. LM stages through soft tokens after a CTC stage), let
+        # encoder layers train that the checkpoint kept frozen, and add connector blocks (they start as the
+        # identity); never the shapes of what was trained.
+        growth = ("encoder_trainable_layers", "connector_layers")
+        usage = {k: v for k, v in config.model.items() if k in INTERFACE_SETTINGS or k in growth}
         model = VoxLMModel.from_pretrained(config.init_from, **usage)
         unexpected = {k: v for k, v in config.model.items() if getattr(model.config, k) != v}
         if unexpected:
