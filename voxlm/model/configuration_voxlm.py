@@ -22,6 +22,7 @@ class VoxLMConfig(PretrainedConfig):
         stack_factor: encoder frames (50 Hz) stacked into one LLM position; 4 -> 12.5 audio tokens per second.
         connector_hidden_size: width of the connector's SwiGLU layer.
         connector_layers: self-attention blocks over the connector's positions, before the output norm (0: none).
+            Each starts as the identity, so a stage may raise it over a trained checkpoint (`init_from`).
         connector_heads: attention heads of those blocks; must divide the LLM's width.
         encoder_trainable_layers: the top N layers of the Whisper encoder (and its final layer norm) train with the
             connector; 0 keeps the whole encoder frozen. Cached features (`voxlm features --encoder-trainable-layers
