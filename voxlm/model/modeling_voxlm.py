@@ -382,8 +382,9 @@ class VoxLMModel(PreTrainedModel):
         (the checkpoint's own `connector_layers`), connector blocks above that many keep their identity start (a
         stage may add capacity to a trained connector). Anything else missing is an error."""
         expected = set(self.trainable_state_dict())
-        grown = tuple(f"connector.blocks.{i}." for i in range(grown_from_connector_layers or 0, self.config.connector_layers)
-                      ) if grown_from_connector_layers is not None else ()
+        grown = ()
+        if grown_from_connector_layers is not None:
+            grown = tuple(f"connector.blocks.{i}." for i in range(grown_from_connector_layers, self.config.connector_layers))
         missing = {k for k in expected - set(state) if not k.startswith(("audio_tower.", *grown))}
         unexpected = set(state) - expected
         if missing or unexpected:
