@@ -286,3 +286,24 @@ def test_real_tiny_en_features_match_the_model_encoder(tmp_path):
         top = run_encoder_top(encoder, torch.nn.utils.rnn.pad_sequence(frames, batch_first=True), lengths, 1)
     for row, rid in enumerate(("a", "b")):
         np.testing.assert_allclose(top[row, : lengths[row]].numpy(), store[rid].astype(np.float32), atol=2e-2, rtol=2e-2)
+
+
+def _spoken_example(eid: str, clip: str) -> str:
+    return json.dumps({"id": eid, "response": "ok", "messages": [
+        {"role": "user", "content": [{"type": "audio", "audio": clip, "text": "words"}]}]}) + "\n"
+
+
+def test_examples_are_checked_against_the_speech_before_training(make_synth, tiny_encoder, tmp_path, capsys):
+    from voxlm.data.train_data import build_datasets
+
+    out = make_synth(TEXTS + [":-)"])  # c6 has nothing to say: synth skips it and lists it in its manifest
+    features(out, tiny_encoder)
+    train = tmp_path / "train.jsonl"
+    train.write_text(_spoken_example("a", "c1") + _spoken_example("b", "c6") + _spoken_example("c", "c2"))
+    train_set, _ = build_datasets([str(train)], [], [str(out)], None, "tiny-random")
+    assert [e.id for e in train_set.examples] == ["a", "c"]
+    assert "left out 1 example(s) whose clips `voxlm synth` skipped (unspeakable" in capsys.readouterr().out
+
+    train.write_text(_spoken_example("a", "c1") + _spoken_example("d", "never-made"))
+    with pytest.raises(KeyError, match=r"1 clip\(s\) .* 'never-made'.*voxlm features"):
+        build_datasets([str(train)], [], [str(out)], None, "tiny-random")

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Sequence
 
 from .examples import ExampleDataset, read_examples
+from .features import AudioStore, FeatureStore
+from .interleave import InterleavedSample
 from .shards import MANIFEST
 from .transcripts import TranscriptCollator, TranscriptDataset, drop_held_out, read_transcribed_clips
 
@@ -26,6 +28,9 @@ class ClipStores:
 
     def __init__(self, stores: list):
         self.stores = stores
+
+    def __contains__(self, ref: object) -> bool:
+        return any(ref in store for store in self.stores)
 
     def _holder(self, ref: str):
         # The last store when none holds `ref`: its own KeyError names the command that makes the clip.
@@ -45,8 +50,6 @@ def audio_lookups(speech_data: Sequence[str], cached_features: bool, data_file: 
     Cached frames (below the encoder's top `skip_top` layers, the model's `encoder_trainable_layers`) or waves
     of the synth folders in `speech_data`, or files next to `data_file` when there are none.
     """
-    from .features import AudioStore, FeatureStore
-
     if speech_data and cached_features:
         return {"frames": ClipStores([FeatureStore(d, audio_model, skip_top) for d in speech_data])}
     if speech_data:
@@ -75,8 +78,6 @@ def build_hearing_set(folders: Sequence[str], tokenizer, blank_token_id: int, au
                       skip_top: int = 0) -> TranscriptDataset:
     """Every clip of `folders` (synth or recordings folders with cached frames) with its transcript's tokens:
     the speech a run's `hearing_data` measures the connector on (held-out voices allowed: never trained on)."""
-    from .features import FeatureStore
-
     frames = ClipStores([FeatureStore(d, audio_model, skip_top) for d in folders])
     return TranscriptDataset(read_transcribed_clips(folders), tokenizer, frames, blank_token_id)
 
@@ -87,10 +88,57 @@ def build_datasets(train_data: Sequence[str], eval_data: Sequence[str], speech_d
     """The train and eval `ExampleDataset`s (no eval set without `eval_data`); `teacher` adds the text view for KL."""
     def dataset(paths: Sequence[str]) -> ExampleDataset:
         examples = [e for p in paths for e in read_examples(p)]
-        return ExampleDataset(examples, processor, max_target_tokens=max_target_tokens, teacher=teacher,
-                              **audio_lookups(speech_data, cached_features, Path(paths[0]), audio_model, skip_top))
+        lookups = audio_lookups(speech_data, cached_features, Path(paths[0]), audio_model, skip_top)
+        if speech_data:
+            stores = lookups["frames"] if "frames" in lookups else ClipStores([AudioStore(d) for d in speech_data])
+            examples = _with_clips(examples, stores, speech_data, ", ".join(map(str, paths)))
+        return ExampleDataset(examples, processor, max_target_tokens=max_target_tokens, teacher=teacher, **lookups)
 
     return dataset(train_data), dataset(eval_data) if eval_data else None
+
+
+def _clip_refs(example) -> list[str]:
+    if isinstance(example, InterleavedSample):
+        return [segment.audio for segment in example.speech_segments]
+    return [part["audio"] for part in example.audio_parts()]
+
+
+def synth_skipped(speech_data: Sequence[str]) -> dict[str, str]:
+    """Clip id -> why `voxlm synth` made no audio for it (e.g. "unspeakable"), from the folders' manifests."""
+    skipped = {}
+    for folder in speech_data:
+        manifest = Path(folder) / MANIFEST
+        if manifest.is_file():
+            for item in json.loads(manifest.read_text()).get("skipped_items", []):
+                skipped[item["id"]] = item.get("reason", "skipped")
+    return skipped
+
+
+def _with_clips(examples: list, stores: ClipStores, speech_data: Sequence[str], where: str) -> list:
+    """Checked before the first step, not when a batch first needs a clip: examples whose clips `voxlm synth`
+    skipped (a span with nothing to say, such as ':-)') are left out, and a clip missing for any other reason
+    is an error naming the command that makes it."""
+    skipped = synth_skipped(speech_data)
+    kept, left_out, missing = [], [], []
+    for example in examples:
+        absent = [ref for ref in _clip_refs(example) if ref not in stores]
+        if not absent:
+            kept.append(example)
+        elif all(ref in skipped for ref in absent):
+            left_out.append(absent[0])
+        else:
+            missing.extend(ref for ref in absent if ref not in skipped)
+    if missing:
+        try:
+            stores[missing[0]]
+        except KeyError as error:  # the store's own message: which folder, and the command that makes the clip
+            raise KeyError(f"{where}: {len(missing)} clip(s) of the examples are in no speech folder "
+                           f"(first: {', '.join(map(repr, missing[:3]))}); {error.args[0]}") from None
+    if left_out:
+        reasons = sorted({skipped[ref] for ref in left_out})
+        print(f"{where}: left out {len(left_out)} example(s) whose clips `voxlm synth` skipped ({', '.join(reasons)}; "
+              f"its manifest.json lists them), e.g. {left_out[0]!r}")
+    return kept
 
 
 def check_no_held_out_voices(speech_dirs: Sequence[str]) -> None:
