@@ -103,14 +103,15 @@ def _clip_refs(example) -> list[str]:
     return [part["audio"] for part in example.audio_parts()]
 
 
-def synth_skipped(speech_data: Sequence[str]) -> dict[str, str]:
+def _synth_skipped(speech_data: Sequence[str]) -> dict[str, str]:
     """Clip id -> why `voxlm synth` made no audio for it (e.g. "unspeakable"), from the folders' manifests."""
     skipped = {}
     for folder in speech_data:
         manifest = Path(folder) / MANIFEST
         if manifest.is_file():
             for item in json.loads(manifest.read_text()).get("skipped_items", []):
-                skipped[item["id"]] = item.get("reason", "skipped")
+                if "id" in item:
+                    skipped[item["id"]] = item.get("reason", "skipped")
     return skipped
 
 
@@ -118,7 +119,7 @@ def _with_clips(examples: list, stores: ClipStores, speech_data: Sequence[str], 
     """Checked before the first step, not when a batch first needs a clip: examples whose clips `voxlm synth`
     skipped (a span with nothing to say, such as ':-)') are left out, and a clip missing for any other reason
     is an error naming the command that makes it."""
-    skipped = synth_skipped(speech_data)
+    skipped = _synth_skipped(speech_data)
     kept, left_out, missing = [], [], []
     for example in examples:
         absent = [ref for ref in _clip_refs(example) if ref not in stores]
