@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the training data of recipes/default.yaml under data/default/ (every step resumable; steps 1-8
-# roughly 4 h on 2 cores, most of it speech synthesis, encoder features and the teacher's answers; step 9,
-# ~48 h of alignment speech from the fast voices, about 1 h more: see its comment).
+# Builds the training data of recipes/default.yaml under data/default/ (every step resumable; steps 2-4, 7
+# and 8 took 39 min on 2 cores on 2026-12-07, 13 of them the teacher's answers (docs/default-scale); steps
+# 5-6 were not timed since; step 9, ~48 h of alignment speech from the fast voices, about 40 min: see its comment).
 #   bash recipes/default-data.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
