@@ -5,7 +5,7 @@
     train_set, eval_set, collate = build_alignment_data(train_data, eval_data, speech_data, tokenizer, blank_id, ...)
     hearing_set = build_hearing_set(hearing_data, tokenizer, blank_id, "whisper-tiny.en")
 
-Example files name clips by id; `audio_lookups` decides where an id is found: the cached encoder
+Example files name clips by id; `speech_stores` and `audio_lookups` decide where an id is found: the cached encoder
 frames of the speech folders (`FeatureStore`), their synthesized waves (`AudioStore`), or audio
 files next to the JSONL when no speech folder is given. Several folders are searched in order.
 """
@@ -43,26 +43,27 @@ class ClipStores:
         return self._holder(ref).num_frames(ref)
 
 
-def audio_lookups(speech_data: Sequence[str], cached_features: bool, data_file: Path, audio_model: str,
-                  skip_top: int = 0) -> dict:
-    """How example audio refs resolve: `{"frames": ...}` (cached frames) or `{"wave": ref -> wave or path}`.
+def speech_stores(speech_data: Sequence[str], cached_features: bool, audio_model: str, skip_top: int = 0) -> ClipStores:
+    """The synth folders of `speech_data`, searched in order: their cached frames (below the encoder's top
+    `skip_top` layers, the model's `encoder_trainable_layers`) or, without cached features, their waves."""
+    if cached_features:
+        return ClipStores([FeatureStore(d, audio_model, skip_top) for d in speech_data])
+    return ClipStores([AudioStore(d) for d in speech_data])
 
-    Cached frames (below the encoder's top `skip_top` layers, the model's `encoder_trainable_layers`) or waves
-    of the synth folders in `speech_data`, or files next to `data_file` when there are none.
-    """
-    if speech_data and cached_features:
-        return {"frames": ClipStores([FeatureStore(d, audio_model, skip_top) for d in speech_data])}
-    if speech_data:
-        stores = ClipStores([AudioStore(d) for d in speech_data])
-        return {"wave": lambda ref: stores[ref][0]}
-    return {"wave": lambda ref: str((data_file.parent / ref).resolve())}
+
+def audio_lookups(stores: ClipStores | None, cached_features: bool, data_file: Path) -> dict:
+    """How example audio refs resolve: `{"frames": ...}` (cached frames) or `{"wave": ref -> wave or path}`:
+    from the `speech_stores` of a run's speech folders, or files next to `data_file` when there are none."""
+    if stores is None:
+        return {"wave": lambda ref: str((data_file.parent / ref).resolve())}
+    return {"frames": stores} if cached_features else {"wave": lambda ref: stores[ref][0]}
 
 
 def build_alignment_data(train_data: Sequence[str], eval_data: Sequence[str], speech_data: Sequence[str], tokenizer,
                          blank_token_id: int, audio_model: str, skip_top: int = 0
                          ) -> tuple[TranscriptDataset, TranscriptDataset | None, TranscriptCollator]:
     """(clip, transcript) pairs over cached frames for `objective: ctc`; clips whose words are also held out never train."""
-    frames = audio_lookups(speech_data, True, Path(train_data[0]), audio_model, skip_top)["frames"]
+    frames = speech_stores(speech_data, True, audio_model, skip_top)
     train_pairs = read_transcribed_clips(train_data)
     eval_pairs = read_transcribed_clips(eval_data)
     train_pairs, dropped = drop_held_out(train_pairs, eval_pairs)
@@ -78,7 +79,7 @@ def build_hearing_set(folders: Sequence[str], tokenizer, blank_token_id: int, au
                       skip_top: int = 0) -> TranscriptDataset:
     """Every clip of `folders` (synth or recordings folders with cached frames) with its transcript's tokens:
     the speech a run's `hearing_data` measures the connector on (held-out voices allowed: never trained on)."""
-    frames = ClipStores([FeatureStore(d, audio_model, skip_top) for d in folders])
+    frames = speech_stores(folders, True, audio_model, skip_top)
     return TranscriptDataset(read_transcribed_clips(folders), tokenizer, frames, blank_token_id)
 
 
@@ -86,13 +87,14 @@ def build_datasets(train_data: Sequence[str], eval_data: Sequence[str], speech_d
                    audio_model: str, cached_features: bool = True, max_target_tokens: int | None = None,
                    teacher: bool = False, skip_top: int = 0) -> tuple[ExampleDataset, ExampleDataset | None]:
     """The train and eval `ExampleDataset`s (no eval set without `eval_data`); `teacher` adds the text view for KL."""
+    stores = speech_stores(speech_data, cached_features, audio_model, skip_top) if speech_data else None
+
     def dataset(paths: Sequence[str]) -> ExampleDataset:
         examples = [e for p in paths for e in read_examples(p)]
-        lookups = audio_lookups(speech_data, cached_features, Path(paths[0]), audio_model, skip_top)
-        if speech_data:
-            stores = lookups["frames"] if "frames" in lookups else ClipStores([AudioStore(d) for d in speech_data])
+        if stores is not None:
             examples = _with_clips(examples, stores, speech_data, ", ".join(map(str, paths)))
-        return ExampleDataset(examples, processor, max_target_tokens=max_target_tokens, teacher=teacher, **lookups)
+        return ExampleDataset(examples, processor, max_target_tokens=max_target_tokens, teacher=teacher,
+                              **audio_lookups(stores, cached_features, Path(paths[0])))
 
     return dataset(train_data), dataset(eval_data) if eval_data else None
 
