@@ -43,7 +43,8 @@ def make_trainer(make_tiny, data, out, waves=False, **overrides):
     settings.update(overrides)
     config = load_config(None, [f"{k}={json.dumps(v)}" for k, v in settings.items()])
     lookup = {"wave": lambda ref: str(data_file.parent / ref)} if waves else {"frames": frames}
-    dataset = ExampleDataset(read_examples(data_file), processor, teacher=config.kl_weight > 0, **lookup)
+    dataset = ExampleDataset(read_examples(data_file), processor, teacher=config.kl_weight > 0,
+                             ctc_blank_id=model.blank_token_id if config.ctc_weight else None, **lookup)
     collate = VoxLMCollator(pad_token_id=processor.tokenizer.pad_token_id)
     return Trainer(config, model, processor, dataset, dataset, collate, log=lambda *_: None)
 
@@ -119,6 +120,35 @@ def test_distillation_loss_trains_toward_the_teacher(make_tiny, tiny_data, tmp_p
     batches = trainer._batches()
     metrics = trainer.train_step(batches)
     assert metrics["kl"] >= 0 and np.isfinite(metrics["kl"])
+
+
+def test_ctc_weight_keeps_teaching_the_connector_to_spell_each_clip_in_an_lm_stage(make_tiny, tiny_data, tmp_path):
+    """`ctc_weight`: beside the LM loss, each clip's alignment CTC against its own transcript, which goes down."""
+    trainer = make_trainer(make_tiny, tiny_data, tmp_path / "run", ctc_weight=1.0, ctc_negatives=8, batch_size=4,
+                           max_steps=30, eval_every=30)
+    tokenizer = trainer.processor.tokenizer
+    batch = next(trainer._batches())
+    spelled = [tokenizer.decode(row[row != -100]).strip() for row in batch["ctc_labels"]]
+    assert sorted(spelled) == sorted(WORDS) and batch["ctc_scored"].all()
+    batches = trainer._batches()
+    losses = [trainer.train_step(batches)["ctc"] for _ in range(30)]
+    assert all(np.isfinite(losses)) and np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
+
+
+def test_windows_of_a_clip_longer_than_30_s_carry_no_ctc_targets(make_tiny, tiny_data, tmp_path):
+    (data_file, frames), (model, processor) = tiny_data, make_tiny()
+    frames = {**frames, "clip0.wav": np.zeros((2000, 16), dtype=np.float32)}  # two 1,500-frame windows
+    dataset = ExampleDataset(read_examples(data_file), processor, frames=frames, ctc_blank_id=model.blank_token_id)
+    batch = VoxLMCollator(pad_token_id=processor.tokenizer.pad_token_id)([dataset[0], dataset[1]])
+    assert batch["ctc_scored"].tolist() == [False, False, True]
+    assert batch["ctc_labels"].shape[0] == len(batch["audio_lengths"]) == 3
+    assert (batch["ctc_labels"][:2] == -100).all()
+
+
+def test_ctc_weight_belongs_to_the_lm_objective():
+    with pytest.raises(ValueError, match="ctc_weight"):
+        load_config(None, ["objective=ctc", "ctc_weight=0.5"])
+    assert load_config(None, ["ctc_weight=0.5", "ctc_negatives=64"]).ctc_negatives == 64
 
 
 def test_unknown_recipe_keys_list_the_valid_ones(tmp_path):

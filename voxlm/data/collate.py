@@ -33,7 +33,8 @@ class VoxLMCollator:
     The batch has `input_ids`, `attention_mask`, `labels` `[batch, longest]` (right padding; pad id,
     mask 0, label -100 on padding), and when any sample has audio: `input_features [all windows,
     mel_bins, longest]` or `audio_frames [all clips, longest clip, encoder_dim]` (zero-padded) with
-    `audio_lengths [all clips]`.
+    `audio_lengths [all clips]`. Samples with `ctc_labels` (a list of 1-D tensors, one per audio window) and
+    `ctc_scored` (`[windows]` bool) give `ctc_labels [all windows, longest]` (-100 padding) and `ctc_scored [all windows]`.
     """
 
     pad_token_id: int
@@ -47,6 +48,12 @@ class VoxLMCollator:
             # The text-only view of the same examples, for distillation (see train/trainer.py).
             batch.update(self._text(features, "teacher_"))
         batch.update(collate_audio(features))
+        if "ctc_labels" in features[0]:
+            # Per audio window, in the order collate_audio stacks the windows (sample order, then clip order).
+            labels = [torch.as_tensor(t, dtype=torch.long) for f in features for t in f["ctc_labels"]]
+            batch["ctc_labels"] = (torch.nn.utils.rnn.pad_sequence(labels, batch_first=True, padding_value=IGNORE_INDEX)
+                                   if labels else torch.zeros(0, 0, dtype=torch.long))
+            batch["ctc_scored"] = torch.cat([torch.as_tensor(f["ctc_scored"], dtype=torch.bool) for f in features])
         return batch
 
     def _text(self, features: Sequence[dict], prefix: str) -> dict[str, torch.Tensor]:

@@ -105,15 +105,30 @@ class ExampleDataset(Dataset):
     Items: `input_ids [L]`, `labels [L]`, `audio_lengths [windows]`, and `audio_frames` (list of
     `[frames, dim]`, one per 30 s window) or `input_features [windows, mels, 3000]`; with
     `teacher=True` also `teacher_input_ids`/`teacher_labels` (the transcript instead of the audio).
+    With `ctc_blank_id` (the model's alignment blank) also, per audio window, `ctc_labels` (its clip's
+    transcript as CTC targets, `transcript_token_ids`) and `ctc_scored`: False for the windows of a clip
+    longer than one 30 s window or without a transcript, which have no targets of their own.
     """
 
     def __init__(self, examples: list[Example], processor: VoxLMProcessor, frames=None, wave=None,
-                 max_target_tokens: int | None = None, teacher: bool = False):
+                 max_target_tokens: int | None = None, teacher: bool = False, ctc_blank_id: int | None = None):
         if frames is None and wave is None:
             raise ValueError("ExampleDataset needs cached frames (a FeatureStore) or a wave lookup")
         self.examples, self.processor = examples, processor
         self.frames, self.wave = frames, wave
         self.max_target_tokens, self.teacher = max_target_tokens, teacher
+        self.ctc_blank_id = ctc_blank_id
+
+    def _ctc_targets(self, transcripts: list[str | None], windows_per_clip: list[int]) -> dict:
+        from .transcripts import transcript_token_ids  # transcripts.py reads examples: imported here, not above
+
+        labels, scored = [], []
+        for text, windows in zip(transcripts, windows_per_clip):
+            ids = transcript_token_ids(self.processor.tokenizer, text, self.ctc_blank_id) if text else []
+            one = windows == 1 and bool(ids)
+            labels += [torch.tensor(ids if one else [], dtype=torch.long)] * windows
+            scored += [one] * windows
+        return {"ctc_labels": labels, "ctc_scored": torch.tensor(scored, dtype=torch.bool)}
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -133,7 +148,12 @@ class ExampleDataset(Dataset):
             clips = [np.asarray(self.frames[ref], dtype=np.float32) for ref in refs]
         else:
             clips = [self.processor.load(self.wave(ref), SAMPLING_RATE) for ref in refs]
-        return build_inputs(sample, clips, self.processor)
+        item = build_inputs(sample, clips, self.processor)
+        if self.ctc_blank_id is not None:
+            # Cached frames are one window a clip (build_inputs checks); a raw clip may run longer.
+            per_clip = [1] * len(clips) if self.frames is not None else [len(self.processor.windows(c)) for c in clips]
+            item.update(self._ctc_targets([segment.text for segment in sample.speech_segments], per_clip))
+        return item
 
     def __getitem__(self, index: int) -> dict:
         example = self.examples[index]
@@ -146,17 +166,21 @@ class ExampleDataset(Dataset):
         if self.frames is not None:
             clips = [np.asarray(self.frames[ref], dtype=np.float32) for ref in refs]
             counts = [processor.frames_token_count(len(c)) for c in clips]
+            per_clip = [len(split_windows(c)) for c in clips]
             windows = [torch.from_numpy(w.copy()) for c in clips for w in split_windows(c)]
             item["audio_frames"] = windows
             item["audio_lengths"] = torch.tensor([len(w) for w in windows], dtype=torch.long)
         else:
             waves = [processor.load(self.wave(ref), SAMPLING_RATE) for ref in refs]
             counts = [processor.audio_token_count(w) for w in waves]
+            per_clip = [len(processor.windows(wave)) for wave in waves]
             windows = [w for wave in waves for w in processor.windows(wave)]
             if windows:
                 item["input_features"] = torch.from_numpy(log_mel(processor.feature_extractor, windows))
                 item["audio_lengths"] = torch.tensor(
                     [n for wave in waves for n in window_frames(clip_frames(wave.size))], dtype=torch.long)
+        if self.ctc_blank_id is not None:
+            item.update(self._ctc_targets([part.get("text") for part in example.audio_parts()], per_clip))
         encoded = processor.encode_text([prompt], counts, [target])
         item["input_ids"], item["labels"] = encoded["input_ids"][0], encoded["labels"][0]
         if self.teacher:

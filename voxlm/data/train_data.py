@@ -85,8 +85,10 @@ def build_hearing_set(folders: Sequence[str], tokenizer, blank_token_id: int, au
 
 def build_datasets(train_data: Sequence[str], eval_data: Sequence[str], speech_data: Sequence[str], processor,
                    audio_model: str, cached_features: bool = True, max_target_tokens: int | None = None,
-                   teacher: bool = False, skip_top: int = 0) -> tuple[ExampleDataset, ExampleDataset | None]:
-    """The train and eval `ExampleDataset`s (no eval set without `eval_data`); `teacher` adds the text view for KL."""
+                   teacher: bool = False, skip_top: int = 0, ctc_blank_id: int | None = None
+                   ) -> tuple[ExampleDataset, ExampleDataset | None]:
+    """The train and eval `ExampleDataset`s (no eval set without `eval_data`); `teacher` adds the text view for KL,
+    `ctc_blank_id` each clip's transcript as CTC targets (`ctc_weight`)."""
     stores = speech_stores(speech_data, cached_features, audio_model, skip_top) if speech_data else None
 
     def dataset(paths: Sequence[str]) -> ExampleDataset:
@@ -94,6 +96,7 @@ def build_datasets(train_data: Sequence[str], eval_data: Sequence[str], speech_d
         if stores is not None:
             examples = _with_clips(examples, stores, speech_data, ", ".join(map(str, paths)))
         return ExampleDataset(examples, processor, max_target_tokens=max_target_tokens, teacher=teacher,
+                              ctc_blank_id=ctc_blank_id,
                               **audio_lookups(stores, cached_features, Path(paths[0])))
 
     return dataset(train_data), dataset(eval_data) if eval_data else None

@@ -50,6 +50,12 @@ def drop_held_out(train: dict[str, str], held_out: dict[str, str]) -> tuple[dict
     return kept, len(train) - len(kept)
 
 
+def transcript_token_ids(tokenizer, text: str, blank_token_id: int) -> list[int]:
+    """A clip transcript's CTC targets: its LLM token ids, the alignment blank's removed."""
+    # A leading space: mid-sentence spelling, as the words would appear inside a prompt.
+    return [i for i in tokenizer(" " + text.strip(), add_special_tokens=False).input_ids if i != blank_token_id]
+
+
 class TranscriptDataset(Dataset):
     """Items `audio_frames` ([one window]), `audio_lengths`, `ctc_labels` (LLM token ids, blank removed).
 
@@ -65,8 +71,7 @@ class TranscriptDataset(Dataset):
             if frames.num_frames(ref) > WINDOW_FRAMES:
                 self.skipped_long += 1
                 continue
-            # A leading space: mid-sentence spelling, as the words would appear inside a prompt.
-            ids = [i for i in tokenizer(" " + text.strip(), add_special_tokens=False).input_ids if i != blank_token_id]
+            ids = transcript_token_ids(tokenizer, text, blank_token_id)
             if ids:
                 self.refs.append(ref)
                 self.labels.append(ids)

@@ -50,11 +50,17 @@ class TrainConfig:
     of its blanks keeps fewer positions under a fixed cut), so one fixed cut can hide a gain. Decoding only:
     the saved checkpoint keeps its own `blank_threshold`."""
     ctc_negatives: int = 0
-    """With 'ctc': score each training batch against its own transcripts' tokens plus this many tokens drawn
+    """With 'ctc' (or `ctc_weight`): score each training batch against its own transcripts' tokens plus this many tokens drawn
     afresh every step from the LLM's whole vocabulary, instead of against every token of every training
     transcript (0). Several times cheaper a step once the training text is large, and over many steps every
     token of the vocabulary, not only the transcripts', is pushed below the right one: inference decodes over
     the whole vocabulary. Eval and hearing always score the full candidate set / vocabulary."""
+    ctc_weight: float = 0.0
+    """With 'lm': add this weight times the alignment CTC loss of every example's clips against their own
+    transcripts (the `text` of audio parts, InSerter speech spans) to the LM loss, so the LM stages keep teaching
+    the connector to spell what it hears instead of wearing its hearing down (the default chain's imitate stage
+    did: see docs/default-scale). Candidates: the batch's transcript tokens, plus `ctc_negatives` drawn ones.
+    Clips longer than one 30 s window are not scored."""
     cached_features: bool = True
     """Read encoder frames cached by `voxlm features` (fast) instead of encoding the clips every step."""
     output_dir: str = "runs/custom"
@@ -96,8 +102,12 @@ class TrainConfig:
         if self.objective == "ctc" and (self.kl_weight or not self.cached_features):
             raise ValueError("objective 'ctc' reads cached encoder frames and has no KL term: "
                              "set cached_features=true and kl_weight=0")
-        if self.ctc_negatives < 0 or (self.ctc_negatives and self.objective != "ctc"):
-            raise ValueError(f"ctc_negatives must be >= 0 and needs objective 'ctc', got {self.ctc_negatives}")
+        if self.ctc_weight < 0 or (self.ctc_weight and self.objective != "lm"):
+            raise ValueError(f"ctc_weight must be >= 0 and needs objective 'lm' (objective 'ctc' is all CTC), "
+                             f"got {self.ctc_weight}")
+        if self.ctc_negatives < 0 or (self.ctc_negatives and self.objective != "ctc" and not self.ctc_weight):
+            raise ValueError(f"ctc_negatives must be >= 0 and needs objective 'ctc' or ctc_weight > 0, "
+                             f"got {self.ctc_negatives}")
         if any(not 0 < float(t) < 1 for t in self.hearing_thresholds):
             raise ValueError(f"hearing_thresholds must lie strictly between 0 and 1, got {self.hearing_thresholds}")
         self.hearing_thresholds = [float(t) for t in self.hearing_thresholds]

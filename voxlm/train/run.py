@@ -26,7 +26,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         train_set, eval_set = build_datasets(
             config.train_data, config.eval_data, config.speech_data, processor, encoder,
             cached_features=config.cached_features, max_target_tokens=config.max_target_tokens,
-            teacher=config.kl_weight > 0, skip_top=skip_top)
+            teacher=config.kl_weight > 0, skip_top=skip_top,
+            ctc_blank_id=model.blank_token_id if config.ctc_weight else None)
         collate = VoxLMCollator(pad_token_id=processor.tokenizer.pad_token_id)
     hearing_set = (build_hearing_set(config.hearing_data, processor.tokenizer, model.blank_token_id, encoder, skip_top)
                    if config.hearing_data else None)

@@ -146,16 +146,33 @@ class Trainer:
 
     def _objective(self, batch: dict):
         """(model output, its loss under the configured objective) for one micro-batch."""
-        out = self.model(**{k: batch[k] for k in MODEL_INPUTS if k in batch})
         if self.config.objective == "ctc":
-            stack_factor = self.accelerator.unwrap_model(self.model).config.stack_factor
-            return out, alignment_ctc_loss(out.logits, batch["audio_lengths"], stack_factor, batch["ctc_labels"],
-                                           batch["ctc_vocab"])
+            return self._alignment(batch)
+        # ctc_vocab, when the batch has one, is for `_alignment`: with input_ids the model would ignore it.
+        out = self.model(**{k: batch[k] for k in MODEL_INPUTS if k in batch and k != "ctc_vocab"})
         return out, out.loss
+
+    def _alignment(self, batch: dict):
+        """(alignment logits, CTC loss) of the batch's audio windows against `ctc_labels` (no LLM pass)."""
+        vocab = batch["ctc_vocab"] if "ctc_vocab" in batch else torch.unique(batch["ctc_labels"][batch["ctc_labels"] != -100])
+        inputs = {k: batch[k] for k in ("audio_frames", "input_features") if k in batch}
+        out = self.model(ctc_vocab=vocab, audio_lengths=batch["audio_lengths"], **inputs)
+        stack_factor = self.accelerator.unwrap_model(self.model).config.stack_factor
+        return out, alignment_ctc_loss(out.logits, batch["audio_lengths"], stack_factor, batch["ctc_labels"], vocab)
 
     def _loss(self, batch: dict) -> tuple[torch.Tensor, dict]:
         out, loss = self._objective(batch)
         metrics = {"ce" if self.config.objective == "lm" else "ctc": loss.detach().item()}
+        if self.config.ctc_weight > 0:
+            scored = batch["ctc_scored"]
+            if bool(scored.any()):  # the LM stage keeps the connector spelling what it hears
+                windows = {k: batch[k][scored] for k in ("audio_frames", "input_features", "audio_lengths", "ctc_labels")
+                           if k in batch}
+                if "ctc_vocab" in batch:  # drawn for this step (`ctc_negatives`)
+                    windows["ctc_vocab"] = batch["ctc_vocab"]
+                _, ctc = self._alignment(windows)
+                loss = loss + self.config.ctc_weight * ctc
+                metrics["ctc"] = ctc.detach().item()
         if self.config.kl_weight > 0:
             if "teacher_input_ids" not in batch:
                 raise ValueError("kl_weight > 0 needs examples with a transcript (teacher inputs)")
