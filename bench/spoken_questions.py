@@ -1,6 +1,7 @@
 """Everyday spoken questions with a known answer word: does the model answer from speech as its LLM does from text?
 
-    python bench/spoken_questions.py [--model CKPT] [--interface projector|soft_tokens] [--set small|large]
+    python bench/spoken_questions.py [--model CKPT] [--interface projector|soft_tokens] [--blank-threshold P]
+                                     [--set small|large]
                                      [--cascade] [--voices V,V] [--out F.json]
     python bench/spoken_questions.py --check-corpora      # none of the questions is in any source text
 
@@ -115,6 +116,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="VoxLM checkpoint (default: the embedded default)")
     parser.add_argument("--interface", help="projector | soft_tokens (default: the checkpoint's own)")
+    parser.add_argument("--blank-threshold", type=float,
+                        help="soft tokens: drop positions whose blank probability is over P (default: the checkpoint's own)")
     parser.add_argument("--voices", default="kokoro:nezumi+kumo,flite:awb,espeak:en-us-nyc")
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--threads", type=int, default=2)
@@ -132,8 +135,9 @@ def main() -> None:
         raise SystemExit(1 if found else 0)
     torch.set_num_threads(args.threads)
     voices = args.voices.split(",")
-    chat = SpeechChat.load(args.model, {"interface": args.interface} if args.interface else None,
-                           max_new_tokens=args.max_new_tokens)
+    overrides = {k: v for k, v in (("interface", args.interface), ("blank_threshold", args.blank_threshold))
+                 if v is not None}
+    chat = SpeechChat.load(args.model, overrides or None, max_new_tokens=args.max_new_tokens)
     asr = WhisperASR.for_encoder(chat.model.config.audio_model) if args.cascade else None
 
     rows = []
@@ -175,6 +179,7 @@ def main() -> None:
     print(json.dumps(summary, indent=2))
     if args.out:
         Path(args.out).write_text(json.dumps({"model": args.model or "default", "interface": chat.model.config.interface,
+                                              "blank_threshold": chat.model.config.blank_threshold,
                                               "set": args.set, "summary": summary, "answers": rows}, indent=2))
 
 
