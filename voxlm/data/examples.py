@@ -166,15 +166,17 @@ class ExampleDataset(Dataset):
         if self.frames is not None:
             clips = [np.asarray(self.frames[ref], dtype=np.float32) for ref in refs]
             counts = [processor.frames_token_count(len(c)) for c in clips]
-            per_clip = [len(split_windows(c)) for c in clips]
-            windows = [torch.from_numpy(w.copy()) for c in clips for w in split_windows(c)]
+            split = [split_windows(c) for c in clips]
+            per_clip = [len(ws) for ws in split]
+            windows = [torch.from_numpy(w.copy()) for ws in split for w in ws]
             item["audio_frames"] = windows
             item["audio_lengths"] = torch.tensor([len(w) for w in windows], dtype=torch.long)
         else:
             waves = [processor.load(self.wave(ref), SAMPLING_RATE) for ref in refs]
             counts = [processor.audio_token_count(w) for w in waves]
-            per_clip = [len(processor.windows(wave)) for wave in waves]
-            windows = [w for wave in waves for w in processor.windows(wave)]
+            split = [processor.windows(wave) for wave in waves]
+            per_clip = [len(ws) for ws in split]
+            windows = [w for ws in split for w in ws]
             if windows:
                 item["input_features"] = torch.from_numpy(log_mel(processor.feature_extractor, windows))
                 item["audio_lengths"] = torch.tensor(
