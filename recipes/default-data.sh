@@ -130,3 +130,17 @@ voxlm features $D/scale --audio-model whisper-tiny.en
 #     (features-whisper-tiny.en-below-top1), for the scale speech and the hearing set.
 voxlm features $D/hearing --audio-model whisper-tiny.en --encoder-trainable-layers 1
 voxlm features $D/scale --audio-model whisper-tiny.en --encoder-trainable-layers 1
+# 10. Qwen as its own teacher, for VoxLM-Qwen's LM stages (recipes/qwen-scale.yaml, issue 14): the
+#     spoken instructions of steps 2 and 8 and the MTBI passages, answered by Qwen2.5-Coder-0.5B-Instruct
+#     instead of SmolLM2. Same seeds, so the same clips: steps 4 and 8 already spoke them.
+Q=$D/qwen
+QWEN=(--teacher qwen2.5-coder-0.5b-instruct --batch-size 16 --max-new-tokens 64)
+voxlm imitate $D/instr_train.jsonl --mode instruct --out $Q/instruct "${QWEN[@]}"
+voxlm imitate $D/instr_eval.jsonl --mode instruct --out $Q/instruct-eval "${QWEN[@]}"
+voxlm imitate $D/instr_more.jsonl --mode instruct --out $Q/instruct-more "${QWEN[@]}" --seed 1
+voxlm imitate $D/mtbi_passages.jsonl --mode mtbi --per-passage 1 --out $Q/mtbi "${QWEN[@]}"
+voxlm imitate $D/eval_passages.jsonl --mode mtbi --per-passage 1 --out $Q/mtbi-eval "${QWEN[@]}"
+for s in mtbi instruct; do
+    voxlm split-jsonl $Q/$s/examples.jsonl $Q/$s/train.jsonl
+    voxlm split-jsonl $Q/$s-eval/examples.jsonl $Q/$s/eval.jsonl
+done
