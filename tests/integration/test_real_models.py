@@ -153,13 +153,13 @@ def test_silence_reaches_the_llm_as_an_empty_audio_span(asset):
     assert reply.text.strip() and reply.completion_tokens > 0
 
 
-def test_the_qwen_model_hears_the_sample(asset):
-    """The second shipped model (alignment only): its connector writes Qwen's tokens of the question. It hears
-    "France" as "friends" and so does not yet answer it (docs/qwen/README.md)."""
+def test_the_qwen_model_hears_and_answers_the_sample(asset):
+    """The second shipped model: its connector writes Qwen's tokens of the question, and after the place-name
+    stage (recipes/qwen-scale.yaml) Qwen reads "France" in them and answers (docs/qwen/README.md)."""
     asset("whisper-tiny.en"), asset("qwen2.5-coder-0.5b-instruct")
     from voxlm.inference import SpeechChat, audio_question
 
-    engine = SpeechChat.load("qwen", max_new_tokens=8)
+    engine = SpeechChat.load("qwen", max_new_tokens=12)
     assert engine.model.config.text_model == "qwen2.5-coder-0.5b-instruct"
-    assert engine.transcribe([str(SAMPLE)])[0].startswith("What is the capital of")
-    assert engine.reply(audio_question(str(SAMPLE))).text.strip()
+    assert "what is the capital of france" in engine.transcribe([str(SAMPLE)])[0].lower()  # "What what is ...": one stutter
+    assert "Paris" in engine.reply(audio_question(str(SAMPLE))).text
