@@ -2,7 +2,7 @@
 
     python bench/connector_hearing.py [--model CKPT [CKPT ...]] [--limit 60] [--thresholds 0.05,0.5]
                                       [--encoder clip|window|both] [--vocab-from JSONL ... --min-counts 10,30]
-                                      [--out F.json]
+                                      [--lm-fusion-weights 0.3,0.6] [--out F.json]
 
 Clips: the `asr` benchmark's own set (built once into $VOXLM_HOME/eval/asr): real human speech (the
 Asterisk prompts) and generalize sentences spoken by the held-out voices, none of it in any
@@ -23,6 +23,9 @@ vocabulary: only the tokens that occur at least N times there (`--min-counts`), 
 reference tokens that vocabulary cannot say. A smaller scoring table would make the soft-token
 step several times cheaper (docs/batching: scoring is 92 of the 238 ms a clip costs); this measures
 what it costs in hearing.
+
+`--lm-fusion-weights` adds decodings with the LLM fused in (`lm_fusion_weight`, docs/fusion): the model's
+own `transcribe` of the clip as a user's chat message, so the LLM reads the chat template before it.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from voxlm.data.transcripts import edit_distance
 from voxlm.eval.asr import build_asr_set, read_asr
 from voxlm.eval.metrics import corpus_wer
 from voxlm.model import load_voxlm
+from voxlm.model import num_audio_tokens
 from voxlm.model.modeling_voxlm import run_encoder
 from voxlm.model.processing_voxlm import encoder_frames, log_mel
 from voxlm.model.soft_tokens import greedy_ctc
@@ -74,6 +78,28 @@ def score(items, decoded: dict, tokenizer, blank: int, allowed: torch.Tensor | N
     return {"ter": errors / refs, "wer": wer, "clips": len(items), "outside_vocab": unsayable / refs}
 
 
+def fused_transcripts(model, processor, frames: dict, thresholds: list[float], weights: list[float]) -> dict:
+    """`{("all", threshold, weight): {item id: token ids}}`: the model's own `transcribe` of each clip's frames as a
+    user's chat message, with `lm_fusion_weight` set to each weight (and `blank_threshold` to each threshold)."""
+    turn = [{"role": "user", "content": [{"type": "audio", "audio": None}]}]
+    prompt = processor.apply_chat_template(turn, add_generation_prompt=False)[0]
+    saved = (model.config.blank_threshold, model.config.lm_fusion_weight)
+    out = {}
+    try:
+        for t in thresholds:
+            for w in weights:
+                model.config.blank_threshold, model.config.lm_fusion_weight = t, w
+                heard = out.setdefault(("all", t, w), {})
+                for item_id, clip in frames.items():
+                    lengths = torch.tensor([len(clip)])
+                    positions = num_audio_tokens(len(clip), model.config.stack_factor)
+                    ids = processor.encode_text([prompt], [positions])["input_ids"]
+                    heard[item_id] = model.transcribe(ids, audio_frames=clip[None], audio_lengths=lengths)[0]
+    finally:
+        model.config.blank_threshold, model.config.lm_fusion_weight = saved
+    return out
+
+
 def vocabularies(files: list[str], min_counts: list[int], tokenizer, size: int, blank: int) -> dict:
     """`{"all": None, ">=N": allowed [size] bool}`: the tokens occurring at least N times in the files' texts."""
     counts = torch.zeros(size, dtype=torch.long)
@@ -100,11 +126,14 @@ def main() -> None:
     parser.add_argument("--vocab-from", nargs="*", default=[], metavar="JSONL",
                         help="also decode over the tokens occurring --min-counts times in these texts")
     parser.add_argument("--min-counts", default="10,30")
+    parser.add_argument("--lm-fusion-weights", default="",
+                        help="also decode with the LLM fused in at these weights (whole vocabulary only)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     thresholds = [float(t) for t in args.thresholds.split(",")]
+    fusions = [float(w) for w in args.lm_fusion_weights.split(",") if w]
     modes = ["clip", "window"] if args.encoder == "both" else [args.encoder]
 
     path, _ = build_asr_set(voxlm_home() / "eval" / "asr" / "seed0", limit=args.limit, progress=True)
@@ -157,17 +186,25 @@ def main() -> None:
                             tokens, keep = greedy_ctc(scored, model.blank_token_id, t, torch.arange(len(logits)) == 0)
                             decoded[v, t][item.id] = tokens[keep].tolist()
             speed[f"connector {name}"] = len(items) / (time.perf_counter() - start)
-            for (v, t), heard in decoded.items():
+            decoded = {(v, t, 0.0): heard for (v, t), heard in decoded.items()}
+            if fusions:
+                start = time.perf_counter()
+                decoded |= fused_transcripts(model, processor, frames[model.config.encoder_trainable_layers],
+                                             thresholds, fusions)
+                speed[f"connector + LLM fusion {name}"] = len(items) * len(thresholds) * len(fusions) / (
+                    time.perf_counter() - start)
+            for (v, t, w), heard in decoded.items():
                 for group, subset in groups.items():
-                    rows.append({"model": name, "encoder": mode, "threshold": t, "vocab": v,
+                    rows.append({"model": name, "encoder": mode, "threshold": t, "vocab": v, "lm_fusion_weight": w,
                                  "vocab_size": int(vocabs[v].sum()) if vocabs[v] is not None else None, "group": group,
                                  **score(subset, heard, tokenizer, model.blank_token_id, vocabs[v])})
 
     print(" | ".join(f"{k} {v:.2f} clips/s" for k, v in speed.items()))
-    print(f"{'model':32} {'encoder':7} {'threshold':>9} {'vocab':>6} {'group':>26} {'clips':>5} {'TER':>6} {'WER':>6}"
-          f" {'unsayable':>9}")
+    print(f"{'model':32} {'encoder':7} {'threshold':>9} {'vocab':>6} {'fusion':>6} {'group':>26} {'clips':>5} {'TER':>6}"
+          f" {'WER':>6} {'unsayable':>9}")
     for r in rows:
-        print(f"{r['model'][-32:]:32} {r['encoder']:7} {r['threshold']:>9} {r['vocab']:>6} {r['group']:>26} {r['clips']:>5} "
+        print(f"{r['model'][-32:]:32} {r['encoder']:7} {r['threshold']:>9} {r['vocab']:>6} {r['lm_fusion_weight']:>6} "
+              f"{r['group']:>26} {r['clips']:>5} "
               f"{r['ter']:6.3f} {r['wer']:6.3f} {r['outside_vocab']:9.3f}")
     if args.out:
         Path(args.out).write_text(json.dumps({"models": [str(m or "default") for m in args.model], "rows": rows,

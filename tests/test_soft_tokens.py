@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from voxlm.model import VoxLMConfig, VoxLMModel
-from voxlm.model.soft_tokens import clip_starts, greedy_ctc, soft_token_mix
+from voxlm.model.soft_tokens import clip_starts, greedy_ctc, llm_fusion_scores, soft_token_mix, top_candidates
 
 BLANK = 0
 
@@ -53,7 +53,7 @@ def test_mix_is_the_renormalised_top_k_of_real_embeddings():
     table = torch.eye(4)  # token i's embedding is the unit vector e_i; token 0 is the blank
     positions = torch.tensor([[5.0, 1.0, 2.0, 0.0]])
     logits = positions @ table.T
-    mixed = soft_token_mix(positions, table, logits, BLANK, top_k=2)
+    mixed = soft_token_mix(positions, table, top_candidates(logits, BLANK, 2))
     # top 2 non-blank: tokens 2 (score 2) and 1 (score 1); the blank's high score is ignored
     p = torch.tensor([2.0, 1.0]).softmax(0)
     torch.testing.assert_close(mixed, torch.tensor([[0.0, p[1], p[0], 0.0]]))
@@ -62,7 +62,7 @@ def test_mix_is_the_renormalised_top_k_of_real_embeddings():
 def test_a_logit_scale_sharpens_the_mix_as_it_sharpened_the_logits():
     table = torch.eye(4)
     positions = torch.tensor([[5.0, 1.0, 2.0, 0.0]])
-    mixed = soft_token_mix(positions, table, positions @ table.T * 3.0, BLANK, top_k=2, scale=3.0)
+    mixed = soft_token_mix(positions, table, top_candidates(positions @ table.T * 3.0, BLANK, 2), scale=3.0)
     p = torch.tensor([6.0, 3.0]).softmax(0)
     torch.testing.assert_close(mixed, torch.tensor([[0.0, p[1], p[0], 0.0]]))
 
@@ -81,7 +81,8 @@ def test_every_score_against_the_embedding_table_carries_the_alignment_logit_sca
                                4.0 * plain.alignment_logits(vocab, lengths, features))
     table = plain.language_model.get_input_embeddings().weight
     logits = scaled.audio_token_logits(positions)
-    expected = soft_token_mix(positions, table, logits, scaled.blank_token_id, scaled.config.soft_token_top_k, 4.0)
+    expected = soft_token_mix(positions, table, top_candidates(logits, scaled.blank_token_id, scaled.config.soft_token_top_k),
+                              4.0)
     embeds, _ = scaled.embed_inputs(batch["input_ids"], features, audio_lengths=lengths)
     torch.testing.assert_close(embeds[batch["input_ids"] == scaled.audio_token_id], expected)
     with pytest.raises(ValueError, match="alignment_logit_scale"):
@@ -108,7 +109,7 @@ def compact_reference_logits(model, processor, text: str, wave) -> torch.Tensor:
     logits = model.audio_token_logits(positions)
     _, keep = greedy_ctc(logits, model.blank_token_id, model.config.blank_threshold, clip_starts(is_audio[None]))
     table = model.language_model.get_input_embeddings().weight
-    mixed = soft_token_mix(positions, table, logits, model.blank_token_id, model.config.soft_token_top_k)
+    mixed = soft_token_mix(positions, table, top_candidates(logits, model.blank_token_id, model.config.soft_token_top_k))
     pieces, audio = [], iter(zip(mixed, keep))
     for token, audio_here in zip(ids.tolist(), is_audio.tolist()):
         if not audio_here:
@@ -134,8 +135,9 @@ def test_the_llm_reads_the_compacted_sequence(make_tiny, tone, threshold):
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
 
 
-def test_a_left_padded_batch_of_different_clips_answers_as_one_at_a_time(make_tiny, tone):
-    model, processor = make_tiny(interface="soft_tokens", blank_threshold=0.9)
+@pytest.mark.parametrize("fusion", [0.0, 2.0])
+def test_a_left_padded_batch_of_different_clips_answers_as_one_at_a_time(make_tiny, tone, fusion):
+    model, processor = make_tiny(interface="soft_tokens", blank_threshold=0.9, lm_fusion_weight=fusion)
     processor.tokenizer.padding_side = "left"
     texts = ["<|audio|> what is said", "hello world <|audio|> and <|audio|>"]
     clips = [[tone(0.7)], [tone(2.3) * 0.5, tone(1.2) * 0.2]]
@@ -175,11 +177,64 @@ def test_transcribe_gives_the_tokens_soft_tokens_hand_the_llm(make_tiny, tone):
     assert both[0] + both[1] == tokens[keep].tolist()
 
 
+def test_fusion_scores_are_the_llms_own_log_probabilities_clip_by_clip(make_tiny):
+    """One left-padded pass over every clip gives what the LLM gives each clip alone, teacher-forced on its best guesses."""
+    model, _ = make_tiny()
+    lm = model.language_model
+    contexts = [[5, 9, 2], [], [7]]
+    candidates = [torch.tensor([[11, 12], [13, 14], [15, 16]]), torch.tensor([[3, 4], [6, 8]]), torch.tensor([[20, 21]])]
+    with torch.no_grad():
+        got = llm_fusion_scores(lm, contexts, candidates)
+        for ctx, cand, scores in zip(contexts, candidates, got):
+            assert scores.shape == cand.shape
+            assert scores[0].tolist() == [0.0, 0.0]  # a clip's first token: no LLM term
+            row = torch.tensor([ctx + cand[:, 0].tolist()])
+            expected = lm(input_ids=row).logits[0].float().log_softmax(-1)
+            for j in range(1, len(cand)):
+                torch.testing.assert_close(scores[j], expected[len(ctx) + j - 1, cand[j]], atol=1e-4, rtol=1e-4)
+
+
+def test_a_heavy_fusion_weight_lets_the_llm_choose_among_the_candidates(make_tiny, tone):
+    model, processor = make_tiny(interface="soft_tokens", blank_threshold=0.95, soft_token_top_k=4)
+    batch = processor("hello <|audio|>", [tone(2.0)], sampling_rate=16_000)
+    with torch.no_grad():
+        greedy = model.transcribe(**batch)[0]
+        model.config.lm_fusion_weight = 1000.0
+        fused = model.transcribe(**batch)[0]
+        positions = model.encode_audio(batch["audio_lengths"], batch["input_features"])
+        logits = model.audio_token_logits(positions)
+        _, keep = greedy_ctc(logits, model.blank_token_id, 0.95, torch.arange(len(logits)) == 0)
+        picked = top_candidates(logits, model.blank_token_id, 4)[keep]
+        context = batch["input_ids"][0][batch["input_ids"][0] != model.audio_token_id].tolist()
+        scores = llm_fusion_scores(model.language_model, [context], [picked])[0]
+    assert len(picked) > 2
+    expected = [int(picked[0, 0])] + [int(picked[j, scores[j].argmax()]) for j in range(1, len(picked))]
+    expected = [t for j, t in enumerate(expected) if j == 0 or t != expected[j - 1]]  # fused repeats merge
+    assert fused == expected
+    assert fused != greedy  # the random LLM disagrees with the random connector somewhere
+
+
+def test_training_never_fuses(make_tiny, tone):
+    model, processor = make_tiny(interface="soft_tokens", blank_threshold=0.95, lm_fusion_weight=5.0)
+    batch = processor("hello <|audio|>", [tone(2.0)], sampling_rate=16_000)
+    model.train()
+    fused_config = model.embed_inputs(batch["input_ids"], batch["input_features"], audio_lengths=batch["audio_lengths"])
+    model.config.lm_fusion_weight = 0.0
+    plain = model.embed_inputs(batch["input_ids"], batch["input_features"], audio_lengths=batch["audio_lengths"])
+    torch.testing.assert_close(fused_config, plain)
+    model.eval()
+    model.config.lm_fusion_weight = 5.0
+    with torch.no_grad():
+        inference = model.embed_inputs(batch["input_ids"], batch["input_features"], audio_lengths=batch["audio_lengths"])
+    assert not torch.allclose(inference[0], plain[0].detach())
+
+
 def test_checkpoints_round_trip_the_interface_settings(make_tiny, tmp_path):
-    model, _ = make_tiny(interface="soft_tokens", blank_threshold=0.7, soft_token_top_k=3)
+    model, _ = make_tiny(interface="soft_tokens", blank_threshold=0.7, soft_token_top_k=3, lm_fusion_weight=0.5)
     model.save_pretrained(tmp_path)
     config = VoxLMConfig.from_pretrained(tmp_path)
-    assert (config.interface, config.blank_threshold, config.soft_token_top_k) == ("soft_tokens", 0.7, 3)
+    assert (config.interface, config.blank_threshold, config.soft_token_top_k, config.lm_fusion_weight) == (
+        "soft_tokens", 0.7, 3, 0.5)
 
 
 def test_checkpoints_from_before_the_interface_setting_load_as_projector(make_tiny, tmp_path):
@@ -197,5 +252,7 @@ def test_checkpoints_from_before_the_interface_setting_load_as_projector(make_ti
 def test_interface_settings_are_checked():
     with pytest.raises(ValueError, match="interface must be one of projector, soft_tokens"):
         VoxLMConfig(interface="adapter")
+    with pytest.raises(ValueError, match="lm_fusion_weight"):
+        VoxLMConfig(lm_fusion_weight=-1.0)
     with pytest.raises(ValueError, match="blank_threshold"):
         VoxLMConfig(blank_threshold=1.5)

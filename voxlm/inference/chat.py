@@ -210,9 +210,12 @@ class SpeechChat:
                         repetition_penalty=self.repetition_penalty if repetition_penalty is None else repetition_penalty)
 
     def transcribe(self, clips: Sequence) -> list[str]:
-        """What the model hears: the connector's greedy CTC transcript of each clip (path, bytes or 16 kHz
-        array), with no Whisper decoder and no LLM pass."""
-        inputs = self.processor([self.processor.audio_token] * len(clips), list(clips), sampling_rate=SAMPLING_RATE)
+        """What the model hears: the connector's CTC transcript of each clip (path, bytes or 16 kHz array), with no
+        Whisper decoder: the tokens the LLM reads when the clip is a user's message (with `lm_fusion_weight`, as
+        the LLM's fused choice after the chat template's user prefix; without it, no LLM pass)."""
+        turn = [{"role": "user", "content": [{"type": "audio", "audio": None}]}]
+        prompt = self.processor.apply_chat_template(turn, add_generation_prompt=False)[0]
+        inputs = self.processor([prompt] * len(clips), list(clips), sampling_rate=SAMPLING_RATE)
         ids = self.model.transcribe(**inputs)
         return [text.strip() for text in self.processor.batch_decode(ids)]
 

@@ -7,7 +7,7 @@ from transformers import PretrainedConfig
 AUDIO_TOKEN = "<|audio|>"
 INTERFACES = ("projector", "soft_tokens")
 # How audio enters the LLM, not what was trained: a checkpoint may be used, or trained further, with others.
-INTERFACE_SETTINGS = ("interface", "blank_threshold", "soft_token_top_k")
+INTERFACE_SETTINGS = ("interface", "blank_threshold", "soft_token_top_k", "lm_fusion_weight")
 
 
 class VoxLMConfig(PretrainedConfig):
@@ -44,6 +44,10 @@ class VoxLMConfig(PretrainedConfig):
             the probability mix of its `soft_token_top_k` likeliest real token embeddings, so the frozen LLM reads near-text.
         blank_threshold: with soft tokens, a position whose blank probability exceeds this is dropped.
         soft_token_top_k: with soft tokens, how many token embeddings each kept position mixes.
+        lm_fusion_weight: with soft tokens, at inference only (eval mode), add this times the LLM's own log-probability
+            of each kept position's candidates, given the prompt before the clip and the clip's greedy transcript so
+            far, to their mix scores (shallow fusion with the LLM itself; one extra LLM pass over the transcript).
+            0 turns it off. The LLM then picks "France" over "friends" after "the capital of" (docs/fusion).
     """
 
     model_type = "voxlm"
@@ -70,6 +74,7 @@ class VoxLMConfig(PretrainedConfig):
         interface: str = "projector",
         blank_threshold: float = 0.5,
         soft_token_top_k: int = 8,
+        lm_fusion_weight: float = 0.0,
         **kwargs,
     ):
         if audio_model is None and audio_config is None:
@@ -90,6 +95,8 @@ class VoxLMConfig(PretrainedConfig):
             raise ValueError(f"blank_threshold is a probability in [0, 1], got {blank_threshold}")
         if soft_token_top_k < 1:
             raise ValueError(f"soft_token_top_k must be >= 1, got {soft_token_top_k}")
+        if lm_fusion_weight < 0:
+            raise ValueError(f"lm_fusion_weight must be >= 0, got {lm_fusion_weight}")
         self.audio_model = audio_model
         self.text_model = text_model
         self.audio_config = audio_config
@@ -110,4 +117,5 @@ class VoxLMConfig(PretrainedConfig):
         self.interface = interface
         self.blank_threshold = blank_threshold
         self.soft_token_top_k = soft_token_top_k
+        self.lm_fusion_weight = lm_fusion_weight
         super().__init__(**kwargs)

@@ -31,7 +31,7 @@ from ..assets import resolve_model_path
 from ..files import write_atomic
 from .configuration_voxlm import VoxLMConfig
 from .connector import StackingConnector, num_audio_tokens
-from .soft_tokens import clip_starts, greedy_ctc, soft_token_mix
+from .soft_tokens import clip_starts, greedy_ctc, llm_fusion_scores, soft_token_mix, top_candidates
 
 WEIGHTS_NAME = "model.safetensors"
 GENERATION_CONFIG_NAME = "generation_config.json"
@@ -240,14 +240,51 @@ class VoxLMModel(PreTrainedModel):
                 "build inputs with VoxLMProcessor so each placeholder is expanded to its clip's length"
             )
         if self.config.interface == "soft_tokens":
-            blank = self._require_blank()
-            logits = self.audio_token_logits(audio_embeds.detach())
-            _, keep = greedy_ctc(logits, blank, self.config.blank_threshold, clip_starts(is_audio))
+            picked, bias, keep, _ = self._read_positions(audio_embeds, input_ids, mask)
             table = self.language_model.get_input_embeddings().weight
-            audio_embeds = soft_token_mix(audio_embeds, table, logits, blank, self.config.soft_token_top_k,
-                                          self.config.alignment_logit_scale)
+            audio_embeds = soft_token_mix(audio_embeds, table, picked, self.config.alignment_logit_scale, bias)
             mask = mask.masked_scatter(is_audio, mask[is_audio] * keep.to(mask.dtype))
         return embeds.masked_scatter(is_audio.unsqueeze(-1), audio_embeds.to(embeds.dtype)), mask
+
+    @torch.no_grad()
+    def _read_positions(
+        self, audio_embeds: torch.Tensor, input_ids: torch.LongTensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]:
+        """How the soft-token interface reads the audio positions of `input_ids` (row-major):
+        (candidates `[P, k]`, fusion bias `[P, k]` or None, keep `[P]` bool, best token `[P]`).
+
+        Greedy CTC decides which positions are kept. With `lm_fusion_weight` and the model in eval mode, each kept
+        position's candidates are rescored by the LLM given the prompt text before its clip (earlier clips'
+        placeholders left out) and the clip's greedy transcript so far; a kept position whose fused best token
+        repeats the one just before it in the same clip then merges into it, as greedy CTC merges repeats.
+        Training never fuses: the LM stages teach the connector to be read without it, at no extra LLM pass.
+        """
+        blank = self._require_blank()
+        is_audio = input_ids == self.audio_token_id
+        logits = self.audio_token_logits(audio_embeds.detach())
+        starts = clip_starts(is_audio)
+        _, keep = greedy_ctc(logits, blank, self.config.blank_threshold, starts)
+        picked = top_candidates(logits, blank, self.config.soft_token_top_k)
+        if not self.config.lm_fusion_weight or self.training or not keep.any():
+            return picked, None, keep, picked[:, 0]
+        clip_of = torch.cumsum(starts.long(), 0) - 1
+        where = is_audio.nonzero()  # [P, 2]: row, column of each audio position
+        clips = [c for c in range(int(clip_of[-1]) + 1) if keep[clip_of == c].any()]
+        contexts, candidates, kept = [], [], []
+        for c in clips:
+            first = int((clip_of == c).nonzero()[0])
+            row, column = (int(x) for x in where[first])
+            text = (attention_mask[row, :column] == 1) & ~is_audio[row, :column]
+            contexts.append(input_ids[row, :column][text].tolist())
+            kept.append(((clip_of == c) & keep).nonzero()[:, 0])
+            candidates.append(picked[kept[-1]])
+        bias = torch.zeros(picked.shape, dtype=torch.float32, device=picked.device)
+        for index, scores in zip(kept, llm_fusion_scores(self.language_model, contexts, candidates)):
+            bias[index] = self.config.lm_fusion_weight * scores.to(bias.device)
+        best = picked.gather(1, (logits.gather(1, picked).float() + bias).argmax(1, keepdim=True))[:, 0]
+        previous_kept = torch.cat([keep.new_zeros(1), keep[:-1]]) & ~starts
+        repeat = previous_kept & (best == torch.cat([best.new_full((1,), -1), best[:-1]]))
+        return picked, bias, keep & ~repeat, best
 
     @torch.no_grad()
     def transcribe_clips(
@@ -258,8 +295,8 @@ class VoxLMModel(PreTrainedModel):
         blank_threshold: float | None = None,
     ) -> list[list[int]]:
         """Each audio window's greedy CTC transcript over the LLM's whole vocabulary, as LLM token ids (as
-        `transcribe` reads a row's clips, with no `input_ids`): how the alignment and every later stage
-        measure what the connector hears. `blank_threshold` overrides the config's for this call only."""
+        `transcribe` reads a row's clips, with no `input_ids`, and never fused with the LLM): how the alignment
+        and every later stage measure what the connector itself hears. `blank_threshold` overrides the config's for this call only."""
         blank = self._require_blank()
         positions = self.encode_audio(audio_lengths, input_features, audio_frames)
         counts = num_audio_tokens(audio_lengths.to(positions.device), self.config.stack_factor)
@@ -277,17 +314,18 @@ class VoxLMModel(PreTrainedModel):
         input_features: torch.Tensor | None = None,
         audio_frames: torch.Tensor | None = None,
         audio_lengths: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
         **_,
     ) -> list[list[int]]:
-        """The connector's greedy CTC transcript of each row's audio, as LLM token ids: no Whisper decoder and
-        no LLM pass, and exactly the tokens the soft-token interface hands the LLM (as their best guess)."""
-        blank = self._require_blank()
+        """The connector's CTC transcript of each row's audio, as LLM token ids: no Whisper decoder, and exactly the
+        tokens the soft-token interface hands the LLM (as their best guess), so with `lm_fusion_weight` (eval mode)
+        the LLM's fused choice, read after the row's text before each clip."""
         is_audio = input_ids == self.audio_token_id
+        mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
         positions = self.encode_audio(audio_lengths, input_features, audio_frames)
-        tokens, keep = greedy_ctc(self.audio_token_logits(positions), blank, self.config.blank_threshold,
-                                  clip_starts(is_audio))
+        _, _, keep, best = self._read_positions(positions, input_ids, mask)
         rows = is_audio.nonzero()[:, 0]
-        return [tokens[keep & (rows == r)].tolist() for r in range(input_ids.shape[0])]
+        return [best[keep & (rows == r)].tolist() for r in range(input_ids.shape[0])]
 
     def forward(
         self,

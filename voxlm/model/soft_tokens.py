@@ -7,6 +7,12 @@ connector's own transcript (`voxlm transcribe`). The soft-token interface (LegoS
 arXiv 2505.11352) hands the LLM, at each kept position, the probability mix of the `top_k` likeliest
 real token embeddings instead of the raw connector vector: near-text that a frozen LLM can read,
 and still differentiable, so the LM stages keep training the connector through it.
+
+With `lm_fusion_weight` (inference only) the LLM also helps choose among each position's candidates:
+shallow fusion, as CTC speech recognisers use a language model, but with the LLM itself, so nothing
+outside the model is consulted. One LLM pass over the clip's greedy transcript (teacher-forced, after
+the prompt text before the clip) gives every kept position the LLM's log-probability of its candidates;
+the mix weights become the CTC scores plus that weight times those log-probabilities.
 """
 
 from __future__ import annotations
@@ -39,20 +45,61 @@ def greedy_ctc(
         return tokens, ~blank & ~repeat
 
 
-def soft_token_mix(
-    positions: torch.Tensor, table: torch.Tensor, logits: torch.Tensor, blank_id: int, top_k: int, scale: float = 1.0
-) -> torch.Tensor:
-    """`[positions, dim]` -> `[positions, dim]`: each position as the renormalised top-k mix of real token embeddings.
-
-    The top k non-blank tokens are picked without gradient; their scores are recomputed from
-    `positions` (times `scale`, as `logits` were) so the gradient of the mix reaches the connector
-    through the k mixing weights.
-    """
+def top_candidates(logits: torch.Tensor, blank_id: int, top_k: int) -> torch.Tensor:
+    """`[positions, vocab]` -> `[positions, k]`: each position's k likeliest real tokens, best first."""
     with torch.no_grad():
-        picked = _without_blank(logits, blank_id).topk(min(top_k, logits.shape[-1] - 1)).indices
+        return _without_blank(logits, blank_id).topk(min(top_k, logits.shape[-1] - 1)).indices
+
+
+def soft_token_mix(
+    positions: torch.Tensor, table: torch.Tensor, picked: torch.Tensor, scale: float = 1.0,
+    bias: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """`[positions, dim]` -> `[positions, dim]`: each position as the renormalised mix of its `picked` token embeddings.
+
+    `picked` `[positions, k]` (`top_candidates`, chosen without gradient); their scores are recomputed from
+    `positions` (times `scale`, as the logits were) so the gradient of the mix reaches the connector
+    through the k mixing weights. `bias` `[positions, k]` is added to those scores (the LLM fusion term).
+    """
     rows = table[picked].to(positions.dtype)  # P, k, D
-    weights = (torch.einsum("pd,pkd->pk", positions, rows) * scale).softmax(-1)
+    scores = torch.einsum("pd,pkd->pk", positions, rows) * scale
+    weights = (scores if bias is None else scores + bias.to(scores.dtype)).softmax(-1)
     return torch.einsum("pk,pkd->pd", weights, rows)
+
+
+@torch.no_grad()
+def llm_fusion_scores(language_model, contexts: list[list[int]], candidates: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The LLM's log-probability of each kept position's candidates, clip by clip.
+
+    contexts: per clip, the prompt's token ids before it; candidates: per clip `[kept, k]` (`top_candidates` of its
+    kept positions, best first). Position j is scored given the context and the best candidates of positions
+    0..j-1 (the greedy transcript), so all clips take one batched LLM pass. A clip's first position scores 0:
+    a transcript's first token is spelled mid-sentence (" What"), unlike a message's first word after the
+    chat template, and the LLM would wrongly penalise it.
+    """
+    device = language_model.get_input_embeddings().weight.device
+    rows = [list(ctx) + c[:, 0].tolist() for ctx, c in zip(contexts, candidates)]
+    # Left-padded, so every clip's transcript ends the row and the last `tail + 1` positions predict all of them;
+    # one column more than the longest row, so a clip with no context still has a position before its first token.
+    width, tail = max(map(len, rows)) + 1, max(len(c) for c in candidates)
+    ids = torch.zeros(len(rows), width, dtype=torch.long, device=device)
+    mask = torch.zeros_like(ids)
+    for i, row in enumerate(rows):
+        if row:
+            ids[i, width - len(row):] = torch.tensor(row, device=device)
+            mask[i, width - len(row):] = 1
+    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+    logits = language_model(input_ids=ids, attention_mask=mask, position_ids=position_ids,
+                            logits_to_keep=tail + 1).logits  # clips, tail + 1, vocab
+    out = []
+    for i, c in enumerate(candidates):
+        n = len(c)
+        # logits[:, -1] follows the last token; the prediction of token j of an n-token transcript is at -(n + 1) + j.
+        predicted = logits[i, logits.shape[1] - n - 1: logits.shape[1] - 1].float().log_softmax(-1)
+        scores = predicted.gather(1, c.to(device))
+        scores[:1] = 0.0
+        out.append(scores)
+    return out
 
 
 def clip_starts(is_audio: torch.Tensor) -> torch.Tensor:
