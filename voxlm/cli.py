@@ -20,7 +20,7 @@ VERBS = {
     "models": ("the shipped models (chat/serve/eval --model NAME): base models, interface, sizes", "model.cli"),
     "chat": ("answer an audio file (spoken question or instruction)", "inference.cli"),
     "voices": ("list the TTS voices and their train/held-out split", "tts.cli"),
-    "transcribe": ("what the model hears: the connector's own CTC transcript of audio files", "inference.cli"),
+    "transcribe": ("what the model hears: the connector's CTC transcript of audio files", "inference.cli"),
     "say": ("speak text with a voice into a wav file", "tts.cli"),
     "corpus": ("export clean text documents or ShareGPT instructions as {id, text} JSONL", "data.prepare"),
     "interleave": ("InSerter samples (text with spans to speak) -> samples.jsonl + clips.jsonl", "data.prepare"),

@@ -9,7 +9,8 @@ Conditions:
 
 VoxLM is asked with a transcribe wording from the task bank; WER is computed after Whisper's
 English normalisation. The `whisper` system is the cascade's ASR output on its own; `connector` is
-VoxLM's own CTC transcript (`voxlm transcribe`), what it hears before the LLM reads anything.
+VoxLM's own CTC transcript (`voxlm transcribe`), what it hears before the LLM answers (with
+`lm_fusion_weight`, the LLM has helped pick its tokens).
 A user's own set: JSONL of `{"key", "audio_path", "text"}` (+ optional `condition`).
 """
 

@@ -5,7 +5,8 @@
   transcribes each audio part, then the same LLM reads that transcript.
 - `speech`: VoxLM hears the audio.
 - `whisper` (ASR benchmark only): the cascade's transcript itself, no LLM.
-- `connector` (ASR benchmark only): VoxLM's own greedy CTC transcript (`voxlm transcribe`), no LLM:
+- `connector` (ASR benchmark only): VoxLM's own CTC transcript (`voxlm transcribe`; with the checkpoint's
+  `lm_fusion_weight`, the LLM's fused choice among each position's candidates, else no LLM pass):
   what the model hears, whichever interface hands it to the LLM.
 
 All three run the same model object with the same prompt and greedy decoding, so the only thing
