@@ -47,9 +47,8 @@ def add_transcribe_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_transcribe(args: argparse.Namespace) -> int:
-    """Print what the model hears in each file: the connector's CTC transcript, with the LLM's
-    fusion when the checkpoint sets `lm_fusion_weight` (one file: the
-    text alone; several: `path<TAB>text` lines)."""
+    """Print what the model hears in each file: the connector's CTC transcript, with the LLM's fusion when the
+    checkpoint sets `lm_fusion_weight` (one file: the text alone; several: `path<TAB>text` lines)."""
     from ..audio.io import load_audio
     from .chat import SpeechChat
 
