@@ -42,8 +42,7 @@ from voxlm.audio.io import load_audio
 from voxlm.data.transcripts import edit_distance
 from voxlm.eval.asr import build_asr_set, read_asr
 from voxlm.eval.metrics import corpus_wer
-from voxlm.model import load_voxlm
-from voxlm.model import num_audio_tokens
+from voxlm.model import load_voxlm, num_audio_tokens
 from voxlm.model.modeling_voxlm import run_encoder
 from voxlm.model.processing_voxlm import encoder_frames, log_mel
 from voxlm.model.soft_tokens import greedy_ctc

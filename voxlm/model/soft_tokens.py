@@ -84,10 +84,9 @@ def llm_fusion_scores(language_model, contexts: list[list[int]], candidates: lis
     width, tail = max(map(len, rows)) + 1, max(len(c) for c in candidates)
     ids = torch.zeros(len(rows), width, dtype=torch.long, device=device)
     mask = torch.zeros_like(ids)
-    for i, row in enumerate(rows):
-        if row:
-            ids[i, width - len(row):] = torch.tensor(row, device=device)
-            mask[i, width - len(row):] = 1
+    for i, row in enumerate(rows):  # every row holds at least one token: clips with no kept position are not passed
+        ids[i, width - len(row):] = torch.tensor(row, device=device)
+        mask[i, width - len(row):] = 1
     position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
     logits = language_model(input_ids=ids, attention_mask=mask, position_ids=position_ids,
                             logits_to_keep=tail + 1).logits  # clips, tail + 1, vocab
