@@ -263,21 +263,23 @@ class VoxLMModel(PreTrainedModel):
         is_audio = input_ids == self.audio_token_id
         logits = self.audio_token_logits(audio_embeds.detach())
         starts = clip_starts(is_audio)
-        _, keep = greedy_ctc(logits, blank, self.config.blank_threshold, starts)
+        tokens, keep = greedy_ctc(logits, blank, self.config.blank_threshold, starts)
         picked = top_candidates(logits, blank, self.config.soft_token_top_k)
         if not self.config.lm_fusion_weight or self.training or not keep.any():
-            return picked, None, keep, picked[:, 0]
+            return picked, None, keep, tokens
         clip_of = torch.cumsum(starts.long(), 0) - 1
         where = is_audio.nonzero()  # [P, 2]: row, column of each audio position
-        clips = [c for c in range(int(clip_of[-1]) + 1) if keep[clip_of == c].any()]
         contexts, candidates, kept = [], [], []
-        for c in clips:
-            first = int((clip_of == c).nonzero()[0])
-            row, column = (int(x) for x in where[first])
+        for c in range(int(clip_of[-1]) + 1):
+            in_clip = clip_of == c
+            kept_here = (in_clip & keep).nonzero()[:, 0]
+            if not len(kept_here):  # an all-blank clip: nothing for the LLM to choose
+                continue
+            row, column = (int(x) for x in where[int(in_clip.nonzero()[0])])
             text = (attention_mask[row, :column] == 1) & ~is_audio[row, :column]
             contexts.append(input_ids[row, :column][text].tolist())
-            kept.append(((clip_of == c) & keep).nonzero()[:, 0])
-            candidates.append(picked[kept[-1]])
+            kept.append(kept_here)
+            candidates.append(picked[kept_here])
         bias = torch.zeros(picked.shape, dtype=torch.float32, device=picked.device)
         for index, scores in zip(kept, llm_fusion_scores(self.language_model, contexts, candidates)):
             bias[index] = self.config.lm_fusion_weight * scores.to(bias.device)
