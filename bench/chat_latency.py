@@ -1,6 +1,6 @@
 """End-to-end `voxlm chat` latency on one clip: model load, time-to-first-token, total, tokens/s.
 
-    python bench/chat_latency.py [--model CKPT] [--interface projector|soft_tokens] [--lm-fusion-weight W] [--cascade]
+    python bench/chat_latency.py [--model CKPT] [--interface projector|soft_tokens] [--lm-fusion-weight W] [--lm-fusion-beams N] [--cascade]
                                  [--audio FILE] [--seconds 5] [--runs 5] [--out results.json]
 
 Prints a table and writes JSON. The clip is the bundled sample, padded with silence (or cut) to
@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--model")
     parser.add_argument("--interface", help="projector | soft_tokens (default: the checkpoint's own)")
     parser.add_argument("--lm-fusion-weight", type=float, help="soft tokens: LLM fusion weight (default: the checkpoint's own)")
+    parser.add_argument("--lm-fusion-beams", type=int, help="soft tokens: transcripts rescored per clip (default: the checkpoint's own)")
     parser.add_argument("--cascade", action="store_true", help="time Whisper ASR + the same LLM instead")
     parser.add_argument("--audio", default=str(SAMPLE))
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -47,7 +48,8 @@ def main() -> None:
     wave = np.pad(wave, (0, max(0, n - wave.size)))[:n]
 
     start = time.perf_counter()
-    overrides = {k: v for k, v in (("interface", args.interface), ("lm_fusion_weight", args.lm_fusion_weight)) if v is not None}
+    overrides = {k: v for k, v in (("interface", args.interface), ("lm_fusion_weight", args.lm_fusion_weight),
+                                   ("lm_fusion_beams", args.lm_fusion_beams)) if v is not None}
     model, processor = load_voxlm(args.model, **overrides)
     asr = WhisperASR.for_encoder(model.config.audio_model) if args.cascade else None
     load_s = time.perf_counter() - start
@@ -76,6 +78,7 @@ def main() -> None:
         "model": args.model or "default",
         "system": "cascade (Whisper + LLM)" if asr else f"VoxLM ({model.config.interface})",
         "lm_fusion_weight": model.config.lm_fusion_weight,
+        "lm_fusion_beams": model.config.lm_fusion_beams,
         "audio_seconds": args.seconds,
         "threads": torch.get_num_threads(),
         "load_seconds": round(load_s, 2),

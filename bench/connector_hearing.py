@@ -2,7 +2,7 @@
 
     python bench/connector_hearing.py [--model CKPT [CKPT ...]] [--limit 60] [--thresholds 0.05,0.5]
                                       [--encoder clip|window|both] [--vocab-from JSONL ... --min-counts 10,30]
-                                      [--lm-fusion-weights 0.3,0.6] [--out F.json]
+                                      [--lm-fusion-weights 0.3,0.6 --lm-fusion-beams 1,8] [--out F.json]
 
 Clips: the `asr` benchmark's own set (built once into $VOXLM_HOME/eval/asr): real human speech (the
 Asterisk prompts) and generalize sentences spoken by the held-out voices, none of it in any
@@ -31,6 +31,7 @@ own `transcribe` of the clip as a user's chat message, so the LLM reads the chat
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 from pathlib import Path
@@ -77,25 +78,29 @@ def score(items, decoded: dict, tokenizer, blank: int, allowed: torch.Tensor | N
     return {"ter": errors / refs, "wer": wer, "clips": len(items), "outside_vocab": unsayable / refs}
 
 
-def fused_transcripts(model, processor, frames: dict, thresholds: list[float], weights: list[float]) -> dict:
-    """`{("all", threshold, weight): {item id: token ids}}`: the model's own `transcribe` of each clip's frames as a
-    user's chat message, with `lm_fusion_weight` set to each weight (and `blank_threshold` to each threshold)."""
+def fused_transcripts(model, processor, frames: dict, thresholds: list[float], weights: list[float],
+                       beams: list[int]) -> dict:
+    """`{("all", threshold, weight, beams): {item id: token ids}}`: the model's own `transcribe` of each clip's frames
+    as a user's chat message, with `lm_fusion_weight` and `lm_fusion_beams` set to each weight and number of beams
+    (and `blank_threshold` to each threshold)."""
     turn = [{"role": "user", "content": [{"type": "audio", "audio": None}]}]
     prompt = processor.apply_chat_template(turn, add_generation_prompt=False)[0]
-    saved = (model.config.blank_threshold, model.config.lm_fusion_weight)
+    settings = ("blank_threshold", "lm_fusion_weight", "lm_fusion_beams")
+    saved = [getattr(model.config, k) for k in settings]
     out = {}
     try:
-        for t in thresholds:
-            for w in weights:
-                model.config.blank_threshold, model.config.lm_fusion_weight = t, w
-                heard = out.setdefault(("all", t, w), {})
-                for item_id, clip in frames.items():
-                    lengths = torch.tensor([len(clip)])
-                    positions = num_audio_tokens(len(clip), model.config.stack_factor)
-                    ids = processor.encode_text([prompt], [positions])["input_ids"]
-                    heard[item_id] = model.transcribe(ids, audio_frames=clip[None], audio_lengths=lengths)[0]
+        for t, w, b in itertools.product(thresholds, weights, beams):
+            for key, value in zip(settings, (t, w, b)):
+                setattr(model.config, key, value)
+            heard = out.setdefault(("all", t, w, b), {})
+            for item_id, clip in frames.items():
+                lengths = torch.tensor([len(clip)])
+                positions = num_audio_tokens(len(clip), model.config.stack_factor)
+                ids = processor.encode_text([prompt], [positions])["input_ids"]
+                heard[item_id] = model.transcribe(ids, audio_frames=clip[None], audio_lengths=lengths)[0]
     finally:
-        model.config.blank_threshold, model.config.lm_fusion_weight = saved
+        for key, value in zip(settings, saved):
+            setattr(model.config, key, value)
     return out
 
 
@@ -127,12 +132,15 @@ def main() -> None:
     parser.add_argument("--min-counts", default="10,30")
     parser.add_argument("--lm-fusion-weights", default="",
                         help="also decode with the LLM fused in at these weights (whole vocabulary only)")
+    parser.add_argument("--lm-fusion-beams", default="1",
+                        help="with --lm-fusion-weights: fuse with each of these numbers of beams (1: position by position)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     thresholds = [float(t) for t in args.thresholds.split(",")]
     fusions = [float(w) for w in args.lm_fusion_weights.split(",") if w]
+    beams = [int(b) for b in args.lm_fusion_beams.split(",")]
     modes = ["clip", "window"] if args.encoder == "both" else [args.encoder]
 
     path, _ = build_asr_set(voxlm_home() / "eval" / "asr" / "seed0", limit=args.limit, progress=True)
@@ -185,24 +193,24 @@ def main() -> None:
                             tokens, keep = greedy_ctc(scored, model.blank_token_id, t, torch.arange(len(logits)) == 0)
                             decoded[v, t][item.id] = tokens[keep].tolist()
             speed[f"connector {name}"] = len(items) / (time.perf_counter() - start)
-            decoded = {(v, t, 0.0): heard for (v, t), heard in decoded.items()}
+            decoded = {(v, t, 0.0, 1): heard for (v, t), heard in decoded.items()}
             if fusions:
                 start = time.perf_counter()
                 decoded |= fused_transcripts(model, processor, frames[model.config.encoder_trainable_layers],
-                                             thresholds, fusions)
-                speed[f"connector + LLM fusion {name}"] = len(items) * len(thresholds) * len(fusions) / (
+                                             thresholds, fusions, beams)
+                speed[f"connector + LLM fusion {name}"] = len(items) * len(thresholds) * len(fusions) * len(beams) / (
                     time.perf_counter() - start)
-            for (v, t, w), heard in decoded.items():
+            for (v, t, w, b), heard in decoded.items():
                 for group, subset in groups.items():
                     rows.append({"model": name, "encoder": mode, "threshold": t, "vocab": v, "lm_fusion_weight": w,
-                                 "vocab_size": int(vocabs[v].sum()) if vocabs[v] is not None else None, "group": group,
+                                 "lm_fusion_beams": b,                                 "vocab_size": int(vocabs[v].sum()) if vocabs[v] is not None else None, "group": group,
                                  **score(subset, heard, tokenizer, model.blank_token_id, vocabs[v])})
 
     print(" | ".join(f"{k} {v:.2f} clips/s" for k, v in speed.items()))
     print(f"{'model':32} {'encoder':7} {'threshold':>9} {'vocab':>6} {'fusion':>6} {'group':>26} {'clips':>5} {'TER':>6}"
           f" {'WER':>6} {'unsayable':>9}")
     for r in rows:
-        print(f"{r['model'][-32:]:32} {r['encoder']:7} {r['threshold']:>9} {r['vocab']:>6} {r['lm_fusion_weight']:>6} "
+        print(f"{r['model'][-32:]:32} {r['encoder']:7} {r['threshold']:>9} {r['vocab']:>6} {r['lm_fusion_weight']:>4}x{r['lm_fusion_beams']:<2}"
               f"{r['group']:>26} {r['clips']:>5} "
               f"{r['ter']:6.3f} {r['wer']:6.3f} {r['outside_vocab']:9.3f}")
     if args.out:

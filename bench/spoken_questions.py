@@ -121,6 +121,9 @@ def main() -> None:
     parser.add_argument("--lm-fusion-weight", type=float,
                         help="soft tokens: weight of the LLM's own scores among each position's candidates (default: the "
                              "checkpoint's own; 0: off)")
+    parser.add_argument("--lm-fusion-beams", type=int,
+                        help="soft tokens, with fusion: rescore this many best transcripts per clip as wholes "
+                             "(default: the checkpoint's own; 1: position by position)")
     parser.add_argument("--voices", default="kokoro:nezumi+kumo,flite:awb,espeak:en-us-nyc")
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--threads", type=int, default=2)
@@ -139,7 +142,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     voices = args.voices.split(",")
     overrides = {k: v for k, v in (("interface", args.interface), ("blank_threshold", args.blank_threshold),
-                                   ("lm_fusion_weight", args.lm_fusion_weight)) if v is not None}
+                                   ("lm_fusion_weight", args.lm_fusion_weight),
+                                   ("lm_fusion_beams", args.lm_fusion_beams)) if v is not None}
     chat = SpeechChat.load(args.model, overrides or None, max_new_tokens=args.max_new_tokens)
     asr = WhisperASR.for_encoder(chat.model.config.audio_model) if args.cascade else None
 
@@ -184,6 +188,7 @@ def main() -> None:
         Path(args.out).write_text(json.dumps({"model": args.model or "default", "interface": chat.model.config.interface,
                                               "blank_threshold": chat.model.config.blank_threshold,
                                               "lm_fusion_weight": chat.model.config.lm_fusion_weight,
+                                              "lm_fusion_beams": chat.model.config.lm_fusion_beams,
                                               "set": args.set, "summary": summary, "answers": rows}, indent=2))
 
 

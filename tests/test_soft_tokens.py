@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
 import torch
 
 from voxlm.model import VoxLMConfig, VoxLMModel
-from voxlm.model.soft_tokens import clip_starts, greedy_ctc, llm_fusion_scores, soft_token_mix, top_candidates
+from voxlm.model.soft_tokens import (
+    _nbest, clip_starts, greedy_ctc, llm_beam_fusion, llm_fusion_scores, soft_token_mix, top_candidates,
+)
 
 BLANK = 0
 
@@ -135,9 +138,10 @@ def test_the_llm_reads_the_compacted_sequence(make_tiny, tone, threshold):
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("fusion", [0.0, 2.0])
-def test_a_left_padded_batch_of_different_clips_answers_as_one_at_a_time(make_tiny, tone, fusion):
-    model, processor = make_tiny(interface="soft_tokens", blank_threshold=0.9, lm_fusion_weight=fusion)
+@pytest.mark.parametrize("fusion, beams", [(0.0, 1), (2.0, 1), (2.0, 4)])
+def test_a_left_padded_batch_of_different_clips_answers_as_one_at_a_time(make_tiny, tone, fusion, beams):
+    model, processor = make_tiny(interface="soft_tokens", blank_threshold=0.9, lm_fusion_weight=fusion,
+                                 lm_fusion_beams=beams)
     processor.tokenizer.padding_side = "left"
     texts = ["<|audio|> what is said", "hello world <|audio|> and <|audio|>"]
     clips = [[tone(0.7)], [tone(2.3) * 0.5, tone(1.2) * 0.2]]
@@ -214,6 +218,61 @@ def test_a_heavy_fusion_weight_lets_the_llm_choose_among_the_candidates(make_tin
     assert fused != greedy  # the random LLM disagrees with the random connector somewhere
 
 
+def test_nbest_is_the_best_paths_by_total_score():
+    torch.manual_seed(0)
+    local = torch.randn(4, 3)
+    every = sorted(itertools.product(range(3), repeat=4), key=lambda p: -float(sum(local[j, c] for j, c in enumerate(p))))
+    assert [tuple(p) for p in _nbest(local, 5).tolist()] == every[:5]
+    assert len(_nbest(local, 1000)) == 81
+
+
+def test_beam_fusion_picks_the_transcript_with_the_best_ctc_plus_weighted_llm_score(make_tiny):
+    """With beams covering every path, the choice is the exhaustive best; adjacent equal tokens merge, unscored."""
+    model, _ = make_tiny()
+    lm = model.language_model
+    torch.manual_seed(1)
+    context, weight = [5, 9, 2], 0.7
+    candidates = torch.tensor([[11, 12], [12, 14], [15, 16], [15, 17]])
+    follows = torch.tensor([False, True, False, True])
+    ctc = torch.randn(4, 2)
+
+    def spelled(path):
+        tokens = [int(candidates[j, c]) for j, c in enumerate(path)]
+        return [t for j, t in enumerate(tokens) if not (j and follows[j] and t == tokens[j - 1])]
+
+    def total(path):
+        tokens = spelled(path)
+        logp = lm(input_ids=torch.tensor([context + tokens])).logits[0].float().log_softmax(-1)
+        llm = sum(float(logp[len(context) + t - 1, tokens[t]]) for t in range(1, len(tokens)))
+        return float(sum(ctc[j, c] for j, c in enumerate(path))) + weight * llm
+
+    with torch.no_grad():
+        best = max(itertools.product(range(2), repeat=4), key=total)
+        (choice, bias), = llm_beam_fusion(lm, [context], [candidates], [ctc], [follows], weight, beams=16)
+        (other, _), = llm_beam_fusion(lm, [context], [candidates], [ctc], [follows], weight=0.0, beams=16)
+    assert tuple(choice.tolist()) == best
+    assert other.tolist() == ctc.argmax(1).tolist()  # no LLM: the best path by CTC alone
+    assert (ctc + bias).argmax(1).tolist() == choice.tolist()  # the chosen transcript leads every mix
+    others = torch.ones(2, dtype=torch.bool)
+    others[choice[0]] = False
+    assert bias[0][others].abs().max() == 0  # the first token is not judged by the LLM, only lifted to lead
+
+
+def test_beam_fusion_reads_the_chosen_transcript(make_tiny, tone):
+    """`transcribe` and the soft tokens agree with beams too: the best guesses are the rescored transcript."""
+    model, processor = make_tiny(interface="soft_tokens", blank_threshold=0.95, soft_token_top_k=3,
+                                 lm_fusion_weight=3.0, lm_fusion_beams=6)
+    batch = processor("hello <|audio|>", [tone(2.0)], sampling_rate=16_000)
+    with torch.no_grad():
+        heard = model.transcribe(**batch)[0]
+        positions = model.encode_audio(batch["audio_lengths"], batch["input_features"])
+        picked, bias, keep, best = model._read_positions(positions, batch["input_ids"], torch.ones_like(batch["input_ids"]))
+        logits = model.audio_token_logits(positions)
+    assert heard == best[keep].tolist() and len(heard) > 2
+    leaders = picked.gather(1, (logits.gather(1, picked) + bias).argmax(1, keepdim=True))[:, 0]
+    assert leaders[keep].tolist() == heard
+
+
 def test_training_never_fuses(make_tiny, tone):
     model, processor = make_tiny(interface="soft_tokens", blank_threshold=0.95, lm_fusion_weight=5.0)
     batch = processor("hello <|audio|>", [tone(2.0)], sampling_rate=16_000)
@@ -230,11 +289,12 @@ def test_training_never_fuses(make_tiny, tone):
 
 
 def test_checkpoints_round_trip_the_interface_settings(make_tiny, tmp_path):
-    model, _ = make_tiny(interface="soft_tokens", blank_threshold=0.7, soft_token_top_k=3, lm_fusion_weight=0.5)
+    model, _ = make_tiny(interface="soft_tokens", blank_threshold=0.7, soft_token_top_k=3, lm_fusion_weight=0.5,
+                         lm_fusion_beams=4)
     model.save_pretrained(tmp_path)
     config = VoxLMConfig.from_pretrained(tmp_path)
-    assert (config.interface, config.blank_threshold, config.soft_token_top_k, config.lm_fusion_weight) == (
-        "soft_tokens", 0.7, 3, 0.5)
+    assert (config.interface, config.blank_threshold, config.soft_token_top_k, config.lm_fusion_weight,
+            config.lm_fusion_beams) == ("soft_tokens", 0.7, 3, 0.5, 4)
 
 
 def test_checkpoints_from_before_the_interface_setting_load_as_projector(make_tiny, tmp_path):
@@ -254,5 +314,7 @@ def test_interface_settings_are_checked():
         VoxLMConfig(interface="adapter")
     with pytest.raises(ValueError, match="lm_fusion_weight"):
         VoxLMConfig(lm_fusion_weight=-1.0)
+    with pytest.raises(ValueError, match="lm_fusion_beams"):
+        VoxLMConfig(lm_fusion_beams=0)
     with pytest.raises(ValueError, match="blank_threshold"):
         VoxLMConfig(blank_threshold=1.5)

@@ -7,7 +7,7 @@ from transformers import PretrainedConfig
 AUDIO_TOKEN = "<|audio|>"
 INTERFACES = ("projector", "soft_tokens")
 # How audio enters the LLM, not what was trained: a checkpoint may be used, or trained further, with others.
-INTERFACE_SETTINGS = ("interface", "blank_threshold", "soft_token_top_k", "lm_fusion_weight")
+INTERFACE_SETTINGS = ("interface", "blank_threshold", "soft_token_top_k", "lm_fusion_weight", "lm_fusion_beams")
 
 
 class VoxLMConfig(PretrainedConfig):
@@ -48,6 +48,9 @@ class VoxLMConfig(PretrainedConfig):
             of each kept position's candidates, given the prompt before the clip and the clip's greedy transcript so
             far, to their mix scores (shallow fusion with the LLM itself; one extra LLM pass over the transcript).
             0 turns it off. The LLM then picks "France" over "friends" after "the capital of" (docs/fusion).
+        lm_fusion_beams: with `lm_fusion_weight`, 1 fuses position by position given the greedy transcript (one LLM
+            pass over one row per clip); N > 1 rescores each clip's N best transcripts by CTC score as wholes (one
+            LLM pass over N rows per clip), so a token the LLM likes that makes the rest unlikely pays for it.
     """
 
     model_type = "voxlm"
@@ -75,6 +78,7 @@ class VoxLMConfig(PretrainedConfig):
         blank_threshold: float = 0.5,
         soft_token_top_k: int = 8,
         lm_fusion_weight: float = 0.0,
+        lm_fusion_beams: int = 1,
         **kwargs,
     ):
         if audio_model is None and audio_config is None:
@@ -97,6 +101,8 @@ class VoxLMConfig(PretrainedConfig):
             raise ValueError(f"soft_token_top_k must be >= 1, got {soft_token_top_k}")
         if lm_fusion_weight < 0:
             raise ValueError(f"lm_fusion_weight must be >= 0, got {lm_fusion_weight}")
+        if lm_fusion_beams < 1:
+            raise ValueError(f"lm_fusion_beams must be >= 1, got {lm_fusion_beams}")
         self.audio_model = audio_model
         self.text_model = text_model
         self.audio_config = audio_config
@@ -118,4 +124,5 @@ class VoxLMConfig(PretrainedConfig):
         self.blank_threshold = blank_threshold
         self.soft_token_top_k = soft_token_top_k
         self.lm_fusion_weight = lm_fusion_weight
+        self.lm_fusion_beams = lm_fusion_beams
         super().__init__(**kwargs)

@@ -31,7 +31,7 @@ from ..assets import resolve_model_path
 from ..files import write_atomic
 from .configuration_voxlm import VoxLMConfig
 from .connector import StackingConnector, num_audio_tokens
-from .soft_tokens import clip_starts, greedy_ctc, llm_fusion_scores, soft_token_mix, top_candidates
+from .soft_tokens import clip_starts, greedy_ctc, llm_beam_fusion, llm_fusion_scores, soft_token_mix, top_candidates
 
 WEIGHTS_NAME = "model.safetensors"
 GENERATION_CONFIG_NAME = "generation_config.json"
@@ -281,10 +281,18 @@ class VoxLMModel(PreTrainedModel):
             kept.append(kept_here)
             candidates.append(picked[kept_here])
         bias = torch.zeros(picked.shape, dtype=torch.float32, device=picked.device)
-        for index, scores in zip(kept, llm_fusion_scores(self.language_model, contexts, candidates)):
-            bias[index] = self.config.lm_fusion_weight * scores.to(bias.device)
-        best = picked.gather(1, (logits.gather(1, picked).float() + bias).argmax(1, keepdim=True))[:, 0]
+        ctc = logits.gather(1, picked).float()
         previous_kept = torch.cat([keep.new_zeros(1), keep[:-1]]) & ~starts
+        weight = self.config.lm_fusion_weight
+        if self.config.lm_fusion_beams > 1:
+            fused = llm_beam_fusion(self.language_model, contexts, candidates, [ctc[i] for i in kept],
+                                    [previous_kept[i] for i in kept], weight, self.config.lm_fusion_beams)
+            for index, (_, clip_bias) in zip(kept, fused):
+                bias[index] = clip_bias.to(bias.device)
+        else:
+            for index, scores in zip(kept, llm_fusion_scores(self.language_model, contexts, candidates)):
+                bias[index] = weight * scores.to(bias.device)
+        best = picked.gather(1, (ctc + bias).argmax(1, keepdim=True))[:, 0]
         repeat = previous_kept & (best == torch.cat([best.new_full((1,), -1), best[:-1]]))
         return picked, bias, keep & ~repeat, best
 

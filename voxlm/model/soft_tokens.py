@@ -106,3 +106,83 @@ def clip_starts(is_audio: torch.Tensor) -> torch.Tensor:
     in the row-major order in which the positions are filled."""
     before = torch.nn.functional.pad(is_audio[:, :-1], (1, 0), value=False)
     return ~before[is_audio]
+
+
+def _nbest(local: torch.Tensor, beams: int) -> torch.Tensor:
+    """`[kept, k]` per-position scores -> `[n, kept]` candidate indices of the `n <= beams` best-scoring paths,
+    best first (beam search over positions; the score of a path is the sum of its positions' scores)."""
+    paths, totals = local.new_zeros((1, 0), dtype=torch.long), local.new_zeros(1)
+    for scores in local:
+        expanded = (totals[:, None] + scores[None, :]).flatten()
+        totals, index = expanded.topk(min(beams, len(expanded)))
+        paths = torch.cat([paths[index // len(scores)], (index % len(scores))[:, None]], 1)
+    return paths
+
+
+@torch.no_grad()
+def llm_beam_fusion(
+    language_model, contexts: list[list[int]], candidates: list[torch.Tensor], ctc_scores: list[torch.Tensor],
+    follows: list[torch.Tensor], weight: float, beams: int, max_logits: int = 1 << 26,
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Shallow fusion over whole transcripts: each clip's `beams` best paths by CTC score, rescored by the LLM.
+
+    Per clip: contexts (the prompt's token ids before it), candidates `[kept, k]`, their CTC scores `[kept, k]`, and
+    follows `[kept]` (True where a kept position comes right after the kept one before it, so an equal token merges
+    into it, as greedy CTC merges repeats). A path's score is its CTC scores plus `weight` times the LLM's
+    log-probability of the transcript it spells, after the context, its first token excepted (as in
+    `llm_fusion_scores`). Unlike the one-pass fusion, a token the LLM likes but that leaves the rest of the
+    transcript unlikely (" j" for " Japan") pays for it. Returns per clip (index of the chosen candidate at
+    each kept position `[kept]`, fusion bias `[kept, k]`): `weight` times the LLM's log-probability of every
+    candidate given the chosen transcript before it, with the chosen candidate lifted to lead its position's
+    mix, so the soft tokens' best guesses spell the chosen transcript.
+    """
+    device = language_model.get_input_embeddings().weight.device
+    rows, owners = [], []  # one row per (clip, path): context + the tokens the path spells
+    paths_of, slots_of = [], []
+    for i, (ctx, cand, ctc, fol) in enumerate(zip(contexts, candidates, ctc_scores, follows)):
+        paths = _nbest(ctc.float(), beams)
+        tokens = cand.gather(1, paths.T).T  # n, kept
+        merged = torch.zeros_like(tokens, dtype=torch.bool)
+        merged[:, 1:] = fol[1:].to(tokens.device) & (tokens[:, 1:] == tokens[:, :-1])
+        paths_of.append(paths)
+        slots_of.append(merged)
+        for n in range(len(paths)):
+            rows.append(list(ctx) + tokens[n][~merged[n]].tolist())
+            owners.append((i, n))
+    width = max(map(len, rows)) + 1
+    tail = max(len(row) - len(contexts[i]) for row, (i, _) in zip(rows, owners))
+    vocab = language_model.get_output_embeddings().weight.shape[0]
+    chunk = max(1, max_logits // ((tail + 1) * vocab))
+    llm = [[None] * len(p) for p in paths_of]  # per clip, per path: LLM log-probs of every candidate `[kept, k]`
+    for start in range(0, len(rows), chunk):
+        part = rows[start:start + chunk]
+        ids = torch.zeros(len(part), width, dtype=torch.long, device=device)
+        mask = torch.zeros_like(ids)
+        for r, row in enumerate(part):
+            ids[r, width - len(row):] = torch.tensor(row, device=device)
+            mask[r, width - len(row):] = 1
+        logits = language_model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                                logits_to_keep=tail + 1).logits
+        for r in range(len(part)):
+            i, n = owners[start + r]
+            merged, cand = slots_of[i][n], candidates[i].to(device)
+            m = int((~merged).sum())
+            predicted = logits[r, logits.shape[1] - m - 1: logits.shape[1] - 1].float().log_softmax(-1)  # m, vocab
+            slot = torch.cumsum(~merged, 0) - 1  # each kept position's token in the transcript
+            scores = predicted[slot].gather(1, cand)
+            scores[merged.to(device)] = 0.0
+            scores[slot == 0] = 0.0  # the first token (and what merges into it): spelled mid-sentence, not judged
+            llm[i][n] = scores
+    out = []
+    for i, paths in enumerate(paths_of):
+        ctc = ctc_scores[i].float().to(device)
+        picks = paths.to(device)
+        totals = torch.stack([ctc.gather(1, p[:, None]).sum() + weight * s.gather(1, p[:, None]).sum()
+                              for p, s in zip(picks, llm[i])])
+        best = int(totals.argmax())
+        choice, bias = picks[best], weight * llm[i][best]
+        fused = ctc + bias
+        chosen = fused.gather(1, choice[:, None])[:, 0]
+        bias.scatter_add_(1, choice[:, None], (fused.max(1).values - chosen + 1e-3)[:, None])
+        out.append((choice, bias))
+    return out
