@@ -2,7 +2,8 @@
 
     python bench/connector_hearing.py [--model CKPT [CKPT ...]] [--limit 60] [--thresholds 0.05,0.5]
                                       [--encoder clip|window|both] [--vocab-from JSONL ... --min-counts 10,30]
-                                      [--lm-fusion-weights 0.3,0.6 --lm-fusion-beams 1,8] [--out F.json]
+                                      [--lm-fusion-weights 0.3,0.6 --lm-fusion-beams 1,8] [--whisper]
+                                      [--out F.json]
 
 Clips: the `asr` benchmark's own set (built once into $VOXLM_HOME/eval/asr): real human speech (the
 Asterisk prompts) and generalize sentences spoken by the held-out voices, none of it in any
@@ -16,7 +17,7 @@ trained the encoder's top N layers reads the frames below them, and runs its own
 greedily over the LLM's whole vocabulary at each blank threshold. Token error rate = edit distance
 to the transcript's LLM tokens / their number (as the alignment stage reports it), word error rate
 after Whisper's normalisation; both by condition and by held-out voice. Also timed: encoder and
-connector clips/s. Prints a table; writes JSON. Compare alignment runs with several `--model`s.
+connector clips/s. `--whisper` adds Whisper's own decoder on the same clips: what the encoder allows. Prints a table; writes JSON.
 
 `--vocab-from` (JSONL files with a `text` field, e.g. the training text) adds decodings over a smaller
 vocabulary: only the tokens that occur at least N times there (`--min-counts`), with the share of
@@ -42,6 +43,7 @@ from voxlm.assets import voxlm_home
 from voxlm.audio.io import load_audio
 from voxlm.data.transcripts import edit_distance
 from voxlm.eval.asr import build_asr_set, read_asr
+from voxlm.eval.baselines import WhisperASR
 from voxlm.eval.metrics import corpus_wer
 from voxlm.model import load_voxlm, num_audio_tokens
 from voxlm.model.modeling_voxlm import run_encoder
@@ -134,6 +136,8 @@ def main() -> None:
                         help="also decode with the LLM fused in at these weights (whole vocabulary only)")
     parser.add_argument("--lm-fusion-beams", default="1",
                         help="with --lm-fusion-weights: fuse with each of these numbers of beams (1: position by position)")
+    parser.add_argument("--whisper", action="store_true",
+                        help="also score Whisper's own decoder (the cascade's ASR, same size as the encoder) on the clips")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out")
     args = parser.parse_args()
@@ -206,6 +210,17 @@ def main() -> None:
                                  "lm_fusion_beams": b,                                 "vocab_size": int(vocabs[v].sum()) if vocabs[v] is not None else None, "group": group,
                                  **score(subset, heard, tokenizer, model.blank_token_id, vocabs[v])})
 
+    if args.whisper:  # the ceiling the encoder allows: its own decoder, read back as the LLM's tokens
+        asr = WhisperASR.for_encoder(encoder_model.config.audio_model, cpu_threads=args.threads)
+        start = time.perf_counter()
+        heard = {i.id: processor.tokenizer(" " + asr(load_audio(i.audio_parts()[0]["audio"])).strip(),
+                                           add_special_tokens=False).input_ids for i in items}
+        speed["whisper decoder"] = len(items) / (time.perf_counter() - start)
+        for group, subset in groups.items():
+            rows.append({"model": f"whisper {encoder_model.config.audio_model} (own decoder)", "encoder": "-",
+                         "threshold": "-", "vocab": "all", "lm_fusion_weight": 0.0, "lm_fusion_beams": 1,
+                         "vocab_size": None, "group": group,
+                         **score(subset, heard, processor.tokenizer, encoder_model.blank_token_id, None)})
     print(" | ".join(f"{k} {v:.2f} clips/s" for k, v in speed.items()))
     print(f"{'model':32} {'encoder':7} {'threshold':>9} {'vocab':>6} {'fusion':>6} {'group':>26} {'clips':>5} {'TER':>6}"
           f" {'WER':>6} {'unsayable':>9}")

@@ -255,7 +255,8 @@ class VoxLMModel(PreTrainedModel):
 
         Greedy CTC decides which positions are kept. With `lm_fusion_weight` and the model in eval mode, each kept
         position's candidates are rescored by the LLM given the prompt text before its clip (earlier clips'
-        placeholders left out) and the clip's greedy transcript so far; a kept position whose fused best token
+        placeholders left out) and the clip's greedy transcript so far (with `lm_fusion_beams` > 1, the best few
+        transcripts by those scores are then rescored by the LLM as wholes, and the best is read); a kept position whose fused best token
         repeats the one just before it in the same clip then merges into it, as greedy CTC merges repeats.
         Training never fuses: the LM stages teach the connector to be read without it, at no extra LLM pass.
         """
@@ -284,14 +285,13 @@ class VoxLMModel(PreTrainedModel):
         ctc = logits.gather(1, picked).float()
         previous_kept = torch.cat([keep.new_zeros(1), keep[:-1]]) & ~starts
         weight = self.config.lm_fusion_weight
-        if self.config.lm_fusion_beams > 1:
-            fused = llm_beam_fusion(self.language_model, contexts, candidates, [ctc[i] for i in kept],
-                                    [previous_kept[i] for i in kept], weight, self.config.lm_fusion_beams)
-            for index, (_, clip_bias) in zip(kept, fused):
-                bias[index] = clip_bias.to(bias.device)
-        else:
-            for index, scores in zip(kept, llm_fusion_scores(self.language_model, contexts, candidates)):
-                bias[index] = weight * scores.to(bias.device)
+        fusion = [weight * s for s in llm_fusion_scores(self.language_model, contexts, candidates)]
+        if self.config.lm_fusion_beams > 1:  # the one-pass choice and its runners-up, rescored as whole transcripts
+            fusion = [b for _, b in llm_beam_fusion(
+                self.language_model, contexts, candidates, [ctc[i] for i in kept], [previous_kept[i] for i in kept],
+                weight, self.config.lm_fusion_beams, local_scores=fusion)]
+        for index, scores in zip(kept, fusion):
+            bias[index] = scores.to(bias.device)
         best = picked.gather(1, (ctc + bias).argmax(1, keepdim=True))[:, 0]
         repeat = previous_kept & (best == torch.cat([best.new_full((1,), -1), best[:-1]]))
         return picked, bias, keep & ~repeat, best

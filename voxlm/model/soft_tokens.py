@@ -122,13 +122,16 @@ def _nbest(local: torch.Tensor, beams: int) -> torch.Tensor:
 @torch.no_grad()
 def llm_beam_fusion(
     language_model, contexts: list[list[int]], candidates: list[torch.Tensor], ctc_scores: list[torch.Tensor],
-    follows: list[torch.Tensor], weight: float, beams: int, max_logits: int = 1 << 26,
+    follows: list[torch.Tensor], weight: float, beams: int, local_scores: list[torch.Tensor] | None = None,
+    max_logits: int = 1 << 26,
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Shallow fusion over whole transcripts: each clip's `beams` best paths by CTC score, rescored by the LLM.
+    """Shallow fusion over whole transcripts: each clip's `beams` best paths, rescored by the LLM as wholes.
 
     Per clip: contexts (the prompt's token ids before it), candidates `[kept, k]`, their CTC scores `[kept, k]`, and
     follows `[kept]` (True where a kept position comes right after the kept one before it, so an equal token merges
-    into it, as greedy CTC merges repeats). A path's score is its CTC scores plus `weight` times the LLM's
+    into it, as greedy CTC merges repeats). The paths are the best by CTC score plus `local_scores` `[kept, k]` when
+    given (`weight` times `llm_fusion_scores`: then the one-pass fused transcript is the first path, and the
+    rescoring can only improve on it by its own measure). A path's score is its CTC scores plus `weight` times the LLM's
     log-probability of the transcript it spells, after the context, its first token excepted (as in
     `llm_fusion_scores`). Unlike the one-pass fusion, a token the LLM likes but that leaves the rest of the
     transcript unlikely (" j" for " Japan") pays for it. Returns per clip (index of the chosen candidate at
@@ -140,7 +143,7 @@ def llm_beam_fusion(
     rows, owners = [], []  # one row per (clip, path): context + the tokens the path spells
     paths_of, slots_of = [], []
     for i, (ctx, cand, ctc, fol) in enumerate(zip(contexts, candidates, ctc_scores, follows)):
-        paths = _nbest(ctc.float(), beams)
+        paths = _nbest(ctc.float() + (0 if local_scores is None else local_scores[i].float().to(ctc.device)), beams)
         tokens = cand.gather(1, paths.T).T  # n, kept
         merged = torch.zeros_like(tokens, dtype=torch.bool)
         merged[:, 1:] = fol[1:].to(tokens.device) & (tokens[:, 1:] == tokens[:, :-1])
