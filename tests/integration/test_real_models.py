@@ -141,6 +141,16 @@ def test_the_default_model_hears_and_answers_the_sample(asset):
     assert "Paris" in engine.reply(audio_question(str(SAMPLE))).text
 
 
+def test_transcribe_with_beams_reads_the_sample(asset, capsys):
+    """`voxlm transcribe --beams 4`: the LLM rescores the sample's best transcripts as wholes."""
+    asset("whisper-tiny.en"), asset("smollm2-135m-instruct")
+    from voxlm.cli import main
+
+    assert main(["transcribe", str(SAMPLE), "--beams", "4"]) == 0
+    heard = capsys.readouterr().out.lower()
+    assert "what is the capital of" in heard and "answer in one sentence" in heard
+
+
 def test_silence_reaches_the_llm_as_an_empty_audio_span(asset):
     asset("whisper-tiny.en"), asset("smollm2-135m-instruct")
     from voxlm.inference import SpeechChat
