@@ -2,15 +2,17 @@
 
     python bench/spoken_questions.py [--model CKPT] [--interface projector|soft_tokens] [--blank-threshold P]
                                      [--set small|large]
-                                     [--cascade] [--voices V,V] [--out F.json]
+                                     [--lm-fusion-weight W] [--lm-fusion-beams N]
+                                     [--cascade] [--heard-as-text] [--voices V,V] [--out F.json]
     python bench/spoken_questions.py --check-corpora      # none of the questions is in any source text
 
 Each question is spoken by each voice (by default three held-out voices, none heard in training) and
 answered greedily; an answer is right when it contains one of the question's expected words. Beside
 each answer the connector's own CTC transcript shows what the model heard. The same questions as
 text give the LLM's own score (the ceiling); with `--cascade`, Whisper's transcript of each clip is
-answered by the same LLM too. The bundled sample clip is asked as well. `--set small` is 10
-questions, `--set large` 42. Prints every answer and a summary; writes JSON. `--check-corpora`
+answered by the same LLM too; with `--heard-as-text`, the model's own transcript of each clip (so a wrong
+answer from speech shows whether the transcript or the reading of it lost the question). The bundled
+sample clip is asked as well. `--set small` is 10 questions, `--set large` 42. Prints every answer and a summary; writes JSON. `--check-corpora`
 searches every text the default data is drawn from (all of ShareGPT, fortunes, GCIDE and the
 questions built from them, a superset of the training text) for each question and fails if one is
 there. (The sample's question is a ShareGPT instruction, but not one of the rows the default data
@@ -129,6 +131,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--set", choices=SETS, default="small")
     parser.add_argument("--cascade", action="store_true", help="also answer Whisper's transcript of each clip")
+    parser.add_argument("--heard-as-text", action="store_true",
+                        help="also ask the model's own transcript of each clip as text: hearing apart from reading")
     parser.add_argument("--check-corpora", action="store_true", help="only check that no question is in a source text")
     parser.add_argument("--out")
     args = parser.parse_args()
@@ -159,12 +163,15 @@ def main() -> None:
                 if asr is not None:
                     heard = [{"role": "user", "content": [{"type": "text", "text": asr(wave)}]}]
                     asked.append((f"cascade:{voice}", heard, None))
-        for source, conversation, audio in asked:
+        while asked:
+            source, conversation, audio = asked.pop(0)
             answer = chat.reply(conversation).text
             heard = chat.transcribe([audio])[0] if audio is not None else None
             rows.append({"question": question, "input": source, "heard": heard, "answer": answer,
                          "right": right(answer, expected)})
             print(f"[{'x' if rows[-1]['right'] else ' '}] {source:>12} | {heard or question} -> {answer!r}", flush=True)
+            if args.heard_as_text and source in voices:
+                asked.insert(0, (f"heard:{source}", [{"role": "user", "content": [{"type": "text", "text": heard}]}], None))
 
     def score(inputs) -> float:
         picked = [r["right"] for r in rows if r["input"] in inputs and r["question"] != SAMPLE_QUESTION[0]]
@@ -177,9 +184,11 @@ def main() -> None:
         summary |= {f"cascade:{voice}": score({f"cascade:{voice}"}) for voice in voices}
         cascade = sum(summary[f"cascade:{v}"] for v in voices) / len(voices)
         summary["cascade/text"] = cascade / summary["text"] if summary["text"] else None
+    if args.heard_as_text:
+        summary |= {f"heard:{voice}": score({f"heard:{voice}"}) for voice in voices}
     # Of the questions the LLM answers from text, how many it also answers from each voice (issue 17's bar).
     known = {r["question"] for r in rows if r["input"] == "text" and r["right"]} - {SAMPLE_QUESTION[0]}
-    for voice in voices:
+    for voice in voices + [f"heard:{v}" for v in voices if args.heard_as_text]:
         summary[f"{voice} | text right"] = (sum(r["right"] for r in rows if r["input"] == voice and r["question"] in known)
                                              / len(known) if known else None)
     summary["sample clip right"] = next(r["right"] for r in rows if r["input"] == "sample clip")
