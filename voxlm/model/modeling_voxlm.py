@@ -256,8 +256,9 @@ class VoxLMModel(PreTrainedModel):
         Greedy CTC decides which positions are kept. With `lm_fusion_weight` and the model in eval mode, each kept
         position's candidates are rescored by the LLM given the prompt text before its clip (earlier clips'
         placeholders left out) and the clip's greedy transcript so far (with `lm_fusion_beams` > 1, the best few
-        transcripts by those scores are then rescored by the LLM as wholes, and the best is read); a kept position whose fused best token
-        repeats the one just before it in the same clip then merges into it, as greedy CTC merges repeats.
+        transcripts by those scores are then rescored by the LLM as wholes, and the best is read); a kept position
+        whose fused best token repeats the one just before it in the same clip then merges into it, as greedy CTC
+        merges repeats.
         Training never fuses: the LM stages teach the connector to be read without it, at no extra LLM pass.
         """
         blank = self._require_blank()

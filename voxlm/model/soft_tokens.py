@@ -168,12 +168,12 @@ def llm_beam_fusion(
                                 logits_to_keep=tail + 1).logits
         for r in range(len(part)):
             i, n = owners[start + r]
-            merged, cand = slots_of[i][n], candidates[i].to(device)
+            merged, cand = slots_of[i][n].to(device), candidates[i].to(device)
             m = int((~merged).sum())
             predicted = logits[r, logits.shape[1] - m - 1: logits.shape[1] - 1].float().log_softmax(-1)  # m, vocab
             slot = torch.cumsum(~merged, 0) - 1  # each kept position's token in the transcript
             scores = predicted[slot].gather(1, cand)
-            scores[merged.to(device)] = 0.0
+            scores[merged] = 0.0
             scores[slot == 0] = 0.0  # the first token (and what merges into it): spelled mid-sentence, not judged
             llm[i][n] = scores
     out = []
