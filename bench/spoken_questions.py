@@ -167,6 +167,8 @@ def main() -> None:
             source, conversation, audio = asked.pop(0)
             answer = chat.reply(conversation).text
             heard = chat.transcribe([audio])[0] if audio is not None else None
+            if source.startswith("heard:"):  # the transcript asked as text
+                heard = conversation[0]["content"][0]["text"]
             rows.append({"question": question, "input": source, "heard": heard, "answer": answer,
                          "right": right(answer, expected)})
             print(f"[{'x' if rows[-1]['right'] else ' '}] {source:>12} | {heard or question} -> {answer!r}", flush=True)
