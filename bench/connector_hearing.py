@@ -17,7 +17,8 @@ trained the encoder's top N layers reads the frames below them, and runs its own
 greedily over the LLM's whole vocabulary at each blank threshold. Token error rate = edit distance
 to the transcript's LLM tokens / their number (as the alignment stage reports it), word error rate
 after Whisper's normalisation; both by condition and by held-out voice. Also timed: encoder and
-connector clips/s. `--whisper` adds Whisper's own decoder on the same clips: what the encoder allows. Prints a table; writes JSON.
+connector clips/s. `--whisper` adds Whisper's own decoder on the same clips (what the frozen encoder
+allows its own decoder). Prints a table; writes JSON. Compare alignment runs with several `--model`s.
 
 `--vocab-from` (JSONL files with a `text` field, e.g. the training text) adds decodings over a smaller
 vocabulary: only the tokens that occur at least N times there (`--min-counts`), with the share of
