@@ -68,37 +68,53 @@ def soft_token_mix(
 
 
 @torch.no_grad()
+def _transcript_log_probs(
+    language_model, contexts: list[list[int]], transcripts: list[list[int]], candidates: list[torch.Tensor],
+    max_logits: int = 1 << 26,
+) -> list[torch.Tensor]:
+    """Per row, the LLM's log-probability `[m, k]` of each of the row's m transcript tokens' k candidates, given
+    its context and the transcript tokens before it (teacher-forced); the first token scores 0 (a transcript's
+    first token is spelled mid-sentence, " What", unlike a message's first word after the chat template, and the
+    LLM would wrongly penalise it).
+
+    Rows are left-padded, so every transcript ends its row and the last `tail + 1` positions predict all of
+    them; one column more than the longest row, so a row with no context still has a position before its first
+    token. Every transcript holds at least one token. Rows go through the LLM in chunks whose logits stay
+    under `max_logits` numbers.
+    """
+    device = language_model.get_input_embeddings().weight.device
+    rows = [list(ctx) + list(t) for ctx, t in zip(contexts, transcripts)]
+    width, tail = max(map(len, rows)) + 1, max(map(len, transcripts))
+    vocab = language_model.get_output_embeddings().weight.shape[0]
+    chunk = max(1, max_logits // ((tail + 1) * vocab))
+    out = []
+    for start in range(0, len(rows), chunk):
+        part = rows[start:start + chunk]
+        ids = torch.zeros(len(part), width, dtype=torch.long, device=device)
+        mask = torch.zeros_like(ids)
+        for r, row in enumerate(part):
+            ids[r, width - len(row):] = torch.tensor(row, device=device)
+            mask[r, width - len(row):] = 1
+        logits = language_model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                                logits_to_keep=tail + 1).logits  # rows, tail + 1, vocab
+        for r in range(len(part)):
+            m = len(transcripts[start + r])
+            # logits[:, -1] follows the last token; the prediction of token j of an m-token transcript is at -(m + 1) + j.
+            predicted = logits[r, logits.shape[1] - m - 1: logits.shape[1] - 1].float().log_softmax(-1)
+            scores = predicted.gather(1, candidates[start + r].to(device))
+            scores[:1] = 0.0
+            out.append(scores)
+    return out
+
+
 def llm_fusion_scores(language_model, contexts: list[list[int]], candidates: list[torch.Tensor]) -> list[torch.Tensor]:
     """The LLM's log-probability of each kept position's candidates, clip by clip.
 
     contexts: per clip, the prompt's token ids before it; candidates: per clip `[kept, k]` (`top_candidates` of its
     kept positions, best first). Position j is scored given the context and the best candidates of positions
-    0..j-1 (the greedy transcript), so all clips take one batched LLM pass. A clip's first position scores 0:
-    a transcript's first token is spelled mid-sentence (" What"), unlike a message's first word after the
-    chat template, and the LLM would wrongly penalise it.
+    0..j-1 (the greedy transcript), so all clips take one batched LLM pass. A clip's first position scores 0.
     """
-    device = language_model.get_input_embeddings().weight.device
-    rows = [list(ctx) + c[:, 0].tolist() for ctx, c in zip(contexts, candidates)]
-    # Left-padded, so every clip's transcript ends the row and the last `tail + 1` positions predict all of them;
-    # one column more than the longest row, so a clip with no context still has a position before its first token.
-    width, tail = max(map(len, rows)) + 1, max(len(c) for c in candidates)
-    ids = torch.zeros(len(rows), width, dtype=torch.long, device=device)
-    mask = torch.zeros_like(ids)
-    for i, row in enumerate(rows):  # every row holds at least one token: clips with no kept position are not passed
-        ids[i, width - len(row):] = torch.tensor(row, device=device)
-        mask[i, width - len(row):] = 1
-    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-    logits = language_model(input_ids=ids, attention_mask=mask, position_ids=position_ids,
-                            logits_to_keep=tail + 1).logits  # clips, tail + 1, vocab
-    out = []
-    for i, c in enumerate(candidates):
-        n = len(c)
-        # logits[:, -1] follows the last token; the prediction of token j of an n-token transcript is at -(n + 1) + j.
-        predicted = logits[i, logits.shape[1] - n - 1: logits.shape[1] - 1].float().log_softmax(-1)
-        scores = predicted.gather(1, c.to(device))
-        scores[:1] = 0.0
-        out.append(scores)
-    return out
+    return _transcript_log_probs(language_model, contexts, [c[:, 0].tolist() for c in candidates], candidates)
 
 
 def clip_starts(is_audio: torch.Tensor) -> torch.Tensor:
@@ -140,42 +156,25 @@ def llm_beam_fusion(
     mix, so the soft tokens' best guesses spell the chosen transcript.
     """
     device = language_model.get_input_embeddings().weight.device
-    rows, owners = [], []  # one row per (clip, path): context + the tokens the path spells
-    paths_of, slots_of = [], []
+    row_contexts, transcripts, row_candidates, owners = [], [], [], []  # one row per (clip, path)
+    paths_of, merged_of = [], []
     for i, (ctx, cand, ctc, fol) in enumerate(zip(contexts, candidates, ctc_scores, follows)):
         paths = _nbest(ctc.float() + (0 if local_scores is None else local_scores[i].float().to(ctc.device)), beams)
         tokens = cand.gather(1, paths.T).T  # n, kept
         merged = torch.zeros_like(tokens, dtype=torch.bool)
         merged[:, 1:] = fol[1:].to(tokens.device) & (tokens[:, 1:] == tokens[:, :-1])
         paths_of.append(paths)
-        slots_of.append(merged)
-        for n in range(len(paths)):
-            rows.append(list(ctx) + tokens[n][~merged[n]].tolist())
+        merged_of.append(merged)
+        for n in range(len(paths)):  # the transcript a path spells: its tokens, repeats merged
+            row_contexts.append(ctx)
+            transcripts.append(tokens[n][~merged[n]].tolist())
+            row_candidates.append(cand[~merged[n]])
             owners.append((i, n))
-    width = max(map(len, rows)) + 1
-    tail = max(len(row) - len(contexts[i]) for row, (i, _) in zip(rows, owners))
-    vocab = language_model.get_output_embeddings().weight.shape[0]
-    chunk = max(1, max_logits // ((tail + 1) * vocab))
     llm = [[None] * len(p) for p in paths_of]  # per clip, per path: LLM log-probs of every candidate `[kept, k]`
-    for start in range(0, len(rows), chunk):
-        part = rows[start:start + chunk]
-        ids = torch.zeros(len(part), width, dtype=torch.long, device=device)
-        mask = torch.zeros_like(ids)
-        for r, row in enumerate(part):
-            ids[r, width - len(row):] = torch.tensor(row, device=device)
-            mask[r, width - len(row):] = 1
-        logits = language_model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
-                                logits_to_keep=tail + 1).logits
-        for r in range(len(part)):
-            i, n = owners[start + r]
-            merged, cand = slots_of[i][n].to(device), candidates[i].to(device)
-            m = int((~merged).sum())
-            predicted = logits[r, logits.shape[1] - m - 1: logits.shape[1] - 1].float().log_softmax(-1)  # m, vocab
-            slot = torch.cumsum(~merged, 0) - 1  # each kept position's token in the transcript
-            scores = predicted[slot].gather(1, cand)
-            scores[merged] = 0.0
-            scores[slot == 0] = 0.0  # the first token (and what merges into it): spelled mid-sentence, not judged
-            llm[i][n] = scores
+    spelled = _transcript_log_probs(language_model, row_contexts, transcripts, row_candidates, max_logits)
+    for (i, n), scores in zip(owners, spelled):
+        merged = merged_of[i][n].to(device)
+        llm[i][n] = scores.new_zeros(merged.shape + scores.shape[1:]).masked_scatter(~merged[:, None], scores)
     out = []
     for i, paths in enumerate(paths_of):
         ctc = ctc_scores[i].float().to(device)
